@@ -1,0 +1,3 @@
+from babelsearch.cli import main
+
+main()

@@ -1,0 +1,90 @@
+"""`load_embedder`: resolve a name or folder to backbone + optional LoRA adapter + config."""
+
+from __future__ import annotations
+
+import logging
+from importlib.resources import files
+from pathlib import Path
+
+import torch
+
+from embedder.backbones import BACKBONES, DEFAULT_BACKBONE, backbone_path
+from embedder.model import ADAPTER_DIR, CONFIG_FILE, Embedder, EmbedderConfig, file_sha256
+
+log = logging.getLogger(__name__)
+
+SHIPPED_ADAPTER = Path(str(files("embedder").joinpath("adapters", "default")))
+
+
+def _dtype(name: str) -> torch.dtype:
+    try:
+        return {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float32": torch.float32}[name]
+    except KeyError:
+        raise ValueError(f"dtype must be 'bfloat16' or 'float32', got {name!r}") from None
+
+
+def load_backbone(backbone: str, dtype: str = "bfloat16"):
+    """Load a backbone (registry name or HF folder) as (base model without LM head, tokenizer)."""
+    from transformers import AutoModel, AutoTokenizer
+
+    path = backbone_path(backbone) if backbone in BACKBONES else Path(backbone)
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(
+            f"backbone {backbone!r} is neither a registered name ({', '.join(BACKBONES)}) nor a folder with config.json"
+        )
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModel.from_pretrained(path, dtype=_dtype(dtype), attn_implementation="sdpa")
+    return model, tokenizer
+
+
+def attach_adapter(model, adapter_dir: Path, trainable: bool = False):
+    """Wrap `model` with the peft LoRA adapter saved in `adapter_dir`."""
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, adapter_dir, is_trainable=trainable)
+
+
+def load_embedder(
+    name_or_path: str | Path = "default",
+    dtype: str = "bfloat16",
+    merge_adapter: bool = True,
+    max_tokens: int | None = None,
+) -> Embedder:
+    """Load an embedder.
+
+    `name_or_path`: "default" (gemma-3-270m + the shipped adapter), a backbone name ("gemma-3-270m",
+    "smollm2-135m", "tiny", optionally as "backbone:NAME") for the untuned backbone, or the folder of a
+    saved embedder (babelsearch_embedder.json + adapter/). `merge_adapter` folds LoRA into the weights
+    for faster serving.
+    """
+    name = str(name_or_path)
+    folder: Path | None = None
+    if name == "default":
+        if (SHIPPED_ADAPTER / CONFIG_FILE).exists():
+            folder = SHIPPED_ADAPTER
+        else:
+            log.warning(
+                "no shipped adapter at %s: using the untuned %s backbone", SHIPPED_ADAPTER, DEFAULT_BACKBONE
+            )
+            name = DEFAULT_BACKBONE
+    elif name.startswith("backbone:"):
+        name = name.removeprefix("backbone:")
+    elif (Path(name) / CONFIG_FILE).exists():
+        folder = Path(name)
+    elif name not in BACKBONES and not (Path(name) / "config.json").exists():
+        raise FileNotFoundError(
+            f"cannot load embedder {name!r}: pass 'default', a backbone name ({', '.join(BACKBONES)}), "
+            f"or a folder containing {CONFIG_FILE}"
+        )
+
+    config = EmbedderConfig.load(folder) if folder else EmbedderConfig(backbone=name)
+    if max_tokens is not None:
+        config.max_tokens = max_tokens
+    model, tokenizer = load_backbone(config.backbone, dtype)
+    adapter_sha = None
+    if folder and (folder / ADAPTER_DIR).exists():
+        adapter_sha = file_sha256(folder / ADAPTER_DIR / "adapter_model.safetensors")
+        model = attach_adapter(model, folder / ADAPTER_DIR)
+        if merge_adapter:
+            model = model.merge_and_unload()
+    return Embedder(model, tokenizer, config, adapter_sha)

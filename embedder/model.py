@@ -1,0 +1,161 @@
+"""The Embedder: a decoder backbone (+ LoRA adapter) that encodes queries and documents."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from embedder.batching import Batch, Tokenized, pad
+from embedder.instructions import DEFAULT_DOCUMENT_INSTRUCTION, QUERY_TEMPLATE, query_prefix
+from embedder.pooling import POOLING_MODES, PoolingMode, pool
+
+CONFIG_FILE = "babelsearch_embedder.json"
+ADAPTER_DIR = "adapter"
+
+
+@dataclass
+class EmbedderConfig:
+    """Everything besides weights that decides what a vector means (saved in an embedder folder)."""
+
+    backbone: str
+    pooling: PoolingMode = "last_token"
+    max_tokens: int = 512
+    query_template: str = QUERY_TEMPLATE
+    document_instruction: str = DEFAULT_DOCUMENT_INSTRUCTION
+    padding_side: str = "right"
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.pooling not in POOLING_MODES:
+            raise ValueError(f"unknown pooling {self.pooling!r}: use one of {', '.join(POOLING_MODES)}")
+        if self.padding_side not in ("left", "right"):
+            raise ValueError(f"padding_side must be 'left' or 'right', got {self.padding_side!r}")
+
+    def save(self, folder: Path) -> None:
+        """Write the config as JSON into `folder`."""
+        (folder / CONFIG_FILE).write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, folder: Path) -> EmbedderConfig:
+        """Read the config JSON of an embedder folder."""
+        return cls(**json.loads((folder / CONFIG_FILE).read_text()))
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class Embedder:
+    """Encodes texts into L2-normalised float32 vectors; queries and documents get their own instruction."""
+
+    def __init__(self, model: torch.nn.Module, tokenizer, config: EmbedderConfig, adapter_sha256: str | None):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.config = config
+        self.adapter_sha256 = adapter_sha256
+        self._tokenized = Tokenized(tokenizer, config.max_tokens)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    @property
+    def dim(self) -> int:
+        """Length of the output vectors."""
+        return int(self.model.config.hidden_size)
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input (in the backbone's tokens, instruction and EOS included) before truncation."""
+        return self.config.max_tokens
+
+    @property
+    def name(self) -> str:
+        """Short identity: backbone plus the adapter hash prefix (or `untuned`)."""
+        return f"{self.config.backbone}@{self.adapter_sha256[:12] if self.adapter_sha256 else 'untuned'}"
+
+    @property
+    def contract(self) -> dict:
+        """What an index must store and check: vectors are comparable only under the same contract."""
+        return {
+            "backbone": self.config.backbone,
+            "adapter_sha256": self.adapter_sha256,
+            "pooling": self.config.pooling,
+            "dim": self.dim,
+            "max_tokens": self.config.max_tokens,
+            "query_template": self.config.query_template,
+            "document_instruction": self.config.document_instruction,
+        }
+
+    def query_prefix(self, task: str | None) -> str:
+        """The query-side text before a query: `Instruct: {task}\\nQuery: `."""
+        if self.config.query_template == QUERY_TEMPLATE:
+            return query_prefix(task)
+        return self.config.query_template.replace("{text}", "").format(task=task or "")
+
+    def document_prefix(self, instruction: str | None = None) -> str:
+        """The document-side text before a document (the configured instruction unless overridden)."""
+        return self.config.document_instruction if instruction is None else instruction
+
+    def encode_queries(
+        self, texts: list[str], task: str | None = None, batch_size: int = 32, show_progress: bool = False
+    ) -> np.ndarray:
+        """Embed queries with the query-side instruction of `task` (short name or sentence)."""
+        return self.encode(texts, self.query_prefix(task), batch_size, show_progress)
+
+    def encode_documents(
+        self,
+        texts: list[str],
+        instruction: str | None = None,
+        batch_size: int = 32,
+        show_progress: bool = False,
+    ) -> np.ndarray:
+        """Embed documents with the document-side instruction (pass "" for none)."""
+        return self.encode(texts, self.document_prefix(instruction), batch_size, show_progress)
+
+    def encode(
+        self, texts: list[str], prefix: str, batch_size: int = 32, show_progress: bool = False
+    ) -> np.ndarray:
+        """Embed `prefix + text` for each text, longest first in batches, returned in input order."""
+        if isinstance(texts, str):
+            raise TypeError("encode takes a list of texts, not one string: wrap it as [text]")
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        ids, prefix_len = self._tokenized.encode(list(texts), prefix)
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        out = np.empty((len(ids), self.dim), dtype=np.float32)
+        starts = range(0, len(order), batch_size)
+        with torch.inference_mode():
+            for start in tqdm(starts, disable=not show_progress, desc="encode", unit="batch"):
+                rows = order[start : start + batch_size]
+                batch = pad(
+                    [ids[i] for i in rows], [prefix_len] * len(rows), self.pad_id, self.config.padding_side
+                )
+                out[rows] = self.embed_batch(batch).float().cpu().numpy()
+        return out
+
+    def embed_batch(self, batch: Batch) -> torch.Tensor:
+        """Forward a padded batch and return normalised vectors (differentiable: training uses it)."""
+        device = next(self.model.parameters()).device
+        batch = batch.to(device)
+        hidden = self.model(
+            input_ids=batch.input_ids, attention_mask=batch.attention_mask, position_ids=batch.position_ids
+        ).last_hidden_state
+        pooled = pool(self.config.pooling, hidden, batch.attention_mask, batch.pool_mask)
+        return F.normalize(pooled.float(), p=2, dim=-1)
+
+    def save(self, folder: str | Path) -> Path:
+        """Save config and (if any) the LoRA adapter; the backbone is referenced by name, not copied."""
+        from peft import PeftModel
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.config.save(folder)
+        if isinstance(self.model, PeftModel):
+            self.model.save_pretrained(folder / ADAPTER_DIR)
+        return folder
