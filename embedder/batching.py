@@ -49,7 +49,7 @@ class Tokenized:
         if any(len(x) > budget for x in ids) and not self._warned_truncation:
             log.warning("some inputs exceed max_tokens=%d and are truncated", self.max_tokens)
             self._warned_truncation = True
-        return [x[:budget] + [eos] for x in ids], self.prefix_length(prefix)
+        return [[*x[:budget], eos] for x in ids], self.prefix_length(prefix)
 
 
 def pad(
