@@ -49,9 +49,22 @@ def encode(
         typer.echo(f"{row}  {text[:60]}")
 
 
+def prepare_models(
+    backbones: list[str] = typer.Argument(None, help="Backbones to prepare (default: gemma-3-270m and tiny)."),
+) -> None:
+    """Build the offline model cache (dequantised Gemma, tiny test backbone); quick when already done."""
+    from embedder.backbones import backbone_path
+
+    for name in backbones or ["gemma-3-270m", "tiny"]:
+        started = time.perf_counter()
+        path = backbone_path(name)
+        typer.echo(f"{name}: {path} ({time.perf_counter() - started:.1f}s)")
+
+
 def register(app: typer.Typer) -> None:
     """Add the embedder's commands to the `babelsearch` app."""
     app.command()(encode)
+    app.command("prepare-models")(prepare_models)
     for module in _SUBCOMMAND_MODULES:
         try:
             importlib.import_module(module).register(app)
