@@ -61,7 +61,7 @@ def test_unknown_name_is_a_clear_error():
         load_embedder("no-such-model")
 
 
-def test_empty_task_short_name_is_checked(tiny_embedder):
+def test_unknown_task_short_name_is_an_error(tiny_embedder):
     with pytest.raises(UnknownTaskError):
         tiny_embedder.encode_queries(["x"], task="nosuchtask")
 
