@@ -7,9 +7,7 @@ import logging
 
 import typer
 
-app = typer.Typer(
-    help="babelsearch: multilingual semantic search with an LLM-based embedder.", no_args_is_help=True
-)
+app = typer.Typer(help="babelsearch: multilingual semantic search with an LLM-based embedder.", no_args_is_help=True)
 
 
 @app.callback()

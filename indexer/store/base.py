@@ -6,9 +6,31 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+# Payload fields that searches filter on or that ingestion looks up; each backend indexes them as keywords.
+INDEXED_FIELDS = ("source", "language", "file_hash", "doc_key")
 
-class ContractMismatchError(RuntimeError):
+
+class StoreError(RuntimeError):
+    """A store cannot be opened or used; the message names the store and the fix."""
+
+
+class ContractMismatchError(StoreError):
     """The collection was built with a different embedder contract than the one in use."""
+
+
+class StoreLockedError(StoreError):
+    """An embedded store folder is already open in another process."""
+
+
+def describe_contract_mismatch(collection: str, stored: dict, current: dict) -> str:
+    """A message naming every contract field that differs and what to do about it."""
+    keys = sorted(set(stored) | set(current))
+    diffs = [f"{k}: stored {stored.get(k)!r}, now {current.get(k)!r}" for k in keys if stored.get(k) != current.get(k)]
+    return (
+        f"collection {collection!r} was built with a different embedder ("
+        + "; ".join(diffs)
+        + "). Query it with the model it was built with (--model), or re-index into a new --collection."
+    )
 
 
 @dataclass
@@ -34,6 +56,9 @@ class Store(Protocol):
 
     def ensure_collection(self, dim: int, contract: dict) -> None:
         """Create the collection if missing; raise ContractMismatchError if its contract differs."""
+
+    def exists(self) -> bool:
+        """Whether the collection has been created."""
 
     def contract(self) -> dict | None:
         """Return the stored embedder contract, or None for a new collection."""
