@@ -74,6 +74,9 @@ def decode_text(data: bytes) -> tuple[str, dict]:
     return _newlines(str(best)), {"encoding": best.encoding}
 
 
+PREVALENT_ENCODINGS = {"cp1252", "latin_1", "iso8859_15"}
+
+
 def _legacy_encoding(matches: list) -> object | None:
     """charset-normalizer's best match, unless a near-equal one reads as clearly more natural language.
 
@@ -88,11 +91,16 @@ def _legacy_encoding(matches: list) -> object | None:
         values = detector().compute_language_confidence_values(str(match)[:2048])
         return values[0].value if values else 0.0
 
+    def score(match) -> float:
+        # Ties between code pages that decode to equally plausible text (French in cp1252 vs cp1250:
+        # 'crème' vs 'crčme') go to the far more common Western code page.
+        return confidence(match) + (0.05 if match.encoding in PREVALENT_ENCODINGS else 0.0)
+
     best = matches[0]
     candidates = [m for m in matches[1:6] if m.chaos <= best.chaos + 0.1]
-    scored = [(confidence(m), m) for m in candidates]
+    scored = [(score(m), m) for m in candidates]
     top_score, top = max(scored, key=lambda x: x[0], default=(0.0, best))
-    return top if top_score > confidence(best) + 0.1 else best
+    return top if top_score > score(best) + 0.01 else best
 
 
 def _newlines(text: str) -> str:

@@ -137,3 +137,44 @@ def test_an_empty_query_is_refused_with_a_clear_message(tiny_embedder, store, co
     _ingestor(tiny_embedder, store).run([corpus], progress=False)
     with pytest.raises(EmptyQueryError, match="empty"):
         Searcher(tiny_embedder, store).search("   ")
+
+
+def test_every_kind_of_bad_input_is_reported_by_name_and_the_rest_indexed(tiny_embedder, store, corpus):
+    from pypdf import PdfWriter
+
+    bad = corpus / "bad"
+    bad.mkdir()
+    (bad / "empty.md").write_text("")
+    (bad / "binary.txt").write_bytes(b"\x00\x01\x02\xff" * 100)
+    latin1 = (
+        "Café crème et crème brûlée : une recette française très appréciée. On prépare la crème la veille, "
+        "puis on la caramélise au dernier moment. Le goût sucré et l'odeur de vanille évoquent les cafés de Paris."
+    )
+    (bad / "latin1.txt").write_bytes(latin1.encode("latin-1"))  # not UTF-8: the encoding must be detected
+    with open(bad / "huge.txt", "wb") as handle:  # sparse: 50 MB without writing 50 MB
+        handle.truncate(50 * 1024 * 1024)
+    writer = PdfWriter()
+    writer.add_blank_page(width=612, height=792)
+    with open(bad / "scan.pdf", "wb") as handle:
+        writer.write(handle)
+    (bad / "slides.pptx").write_bytes(b"PK")
+    (bad / "loop").symlink_to(bad, target_is_directory=True)
+    (bad / "records.jsonl").write_text('{"text": "Ein guter Eintrag über Bienen."}\n{not json\n')
+    (bad / "table.csv").write_text("term,body\nbee,insect\n")
+
+    report = _ingestor(tiny_embedder, store).run([corpus], progress=False)
+
+    reasons = {(f.source.rsplit("/", 1)[-1], f.record): f.reason for f in report.failed}
+    assert {name for name, _ in reasons} == {"empty.md", "binary.txt", "huge.txt", "scan.pdf", "loop", "records.jsonl",
+                                            "table.csv"}  # fmt: skip
+    assert "empty" in reasons[("empty.md", None)]
+    assert "OCR" in reasons[("scan.pdf", None)] or "text" in reasons[("scan.pdf", None)]
+    assert ("records.jsonl", 2) in reasons and "JSON" in reasons[("records.jsonl", 2)]
+    assert "text" in reasons[("table.csv", None)]
+    assert [f.source.rsplit("/", 1)[-1] for f in report.skipped] == ["slides.pptx"]
+    indexed = {s.rsplit("/", 1)[-1] for s in report.indexed}
+    assert indexed == {"bees.md", "pan.txt", "vulkan.txt", "latin1.txt", "records.jsonl"}
+    assert store.count({"source": [(bad / "records.jsonl").resolve().as_posix()]}) == 1
+    latin_source = (bad / "latin1.txt").resolve().as_posix()
+    latin = " ".join(p.payload["text"] for p in store.scroll(filters={"source": [latin_source]}))
+    assert "Café crème" in latin

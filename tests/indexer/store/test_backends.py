@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
@@ -10,19 +11,27 @@ import pytest
 
 from indexer.store.base import ContractMismatchError, Point
 from indexer.store.edge import EdgeStore
-from indexer.store.server import ServerStore
+from indexer.store.server import ServerOptions, ServerStore
 
 CONTRACT = {"backbone": "tiny", "dim": 4}
 
 
-@pytest.fixture(params=["edge", "server-local"])
+@pytest.fixture(params=["edge", "server-local", pytest.param("server", marks=pytest.mark.server)])
 def store(request, tmp_path):
-    """A fresh collection on each backend."""
+    """A fresh collection on each backend; the real-server one runs only when QDRANT_URL is set."""
     if request.param == "edge":
         s = EdgeStore(tmp_path / "index", "docs")
-    else:
+    elif request.param == "server-local":
         s = ServerStore(location=str(tmp_path / "qdrant-local"), collection="docs")
+    else:
+        url = os.environ.get("QDRANT_URL")
+        if not url:
+            pytest.skip("set QDRANT_URL (e.g. http://localhost:6333) to run against a real Qdrant server")
+        options = ServerOptions(api_key=os.environ.get("QDRANT_API_KEY"))
+        s = ServerStore(url=url, collection=f"babelsearch-test-{uuid.uuid4().hex[:8]}", options=options)
     yield s
+    if request.param == "server" and s.exists():
+        s.client.delete_collection(s.collection)
     s.close()
 
 
