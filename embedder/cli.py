@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import time
+from pathlib import Path
 
 import typer
 
@@ -24,9 +25,7 @@ def encode(
     texts: list[str] = typer.Argument(None, help="Texts to embed (default: a multilingual demo set)."),
     model: str = typer.Option("default", help="'default', a backbone name, or an embedder folder."),
     task: str = typer.Option("sts", help="Task short name or instruction for the query side."),
-    as_json: bool = typer.Option(
-        False, "--json", help="Print vectors as JSON instead of a similarity matrix."
-    ),
+    as_json: bool = typer.Option(False, "--json", help="Print vectors as JSON instead of a similarity matrix."),
 ) -> None:
     """Embed texts as queries and print their cosine similarity matrix (or the vectors as JSON)."""
     from embedder import load_embedder
@@ -41,9 +40,7 @@ def encode(
         typer.echo(json.dumps({"model": embedder.contract, "vectors": vectors.tolist()}))
         return
     similarity = vectors @ vectors.T
-    typer.echo(
-        f"model {embedder.name}  dim {embedder.dim}  load {loaded - started:.1f}s  encode {done - loaded:.2f}s"
-    )
+    typer.echo(f"model {embedder.name}  dim {embedder.dim}  load {loaded - started:.1f}s  encode {done - loaded:.2f}s")
     for i, text in enumerate(texts):
         row = " ".join(f"{s:5.2f}" for s in similarity[i])
         typer.echo(f"{row}  {text[:60]}")
@@ -61,10 +58,23 @@ def prepare_models(
         typer.echo(f"{name}: {path} ({time.perf_counter() - started:.1f}s)")
 
 
+def export_model(
+    out: Path = typer.Argument(..., help="Folder to write (a sentence-transformers model)."),
+    model: str = typer.Option("default", help="'default', a backbone name, or an embedder folder."),
+) -> None:
+    """Save the embedder (adapter merged) as a sentence-transformers folder with one prompt per task."""
+    from embedder import load_embedder
+    from embedder.st_export import export_sentence_transformers
+
+    folder = export_sentence_transformers(load_embedder(model), out)
+    typer.echo(f"wrote {folder}: SentenceTransformer({str(folder)!r}).encode(texts, prompt_name='web_search')")
+
+
 def register(app: typer.Typer) -> None:
     """Add the embedder's commands to the `babelsearch` app."""
     app.command()(encode)
     app.command("prepare-models")(prepare_models)
+    app.command("export-model")(export_model)
     for module in _SUBCOMMAND_MODULES:
         try:
             importlib.import_module(module).register(app)
