@@ -1,0 +1,16 @@
+"""The side-by-side markdown table compares models on the datasets they share."""
+
+from embedder.evaluate.report import markdown_table
+
+
+def _result(dataset, main, suite="sts", summary=False):
+    return {"suite": suite, "dataset": dataset, "main": main, "summary": summary}
+
+
+def test_mean_only_over_shared_sets():
+    a = {"model": "a", "results": [_result("x", 10.0), _result("y", 20.0), _result("sts mean", 15.0, summary=True)]}
+    b = {"model": "b", "results": [_result("x", 30.0)]}
+    table = markdown_table([a, b])
+    assert "| sts | x | 10.00 | 30.00 |" in table
+    assert "| sts | y | 20.00 |  |" in table
+    assert "| sts | **mean of 1 sets** | **10.00** | **30.00** |" in table
