@@ -3,7 +3,7 @@
 .venv/bin/python bench/query_latency.py                 # 10k and 100k points, 200 queries
 .venv/bin/python bench/query_latency.py --quick         # 10k points, 50 queries, tiny model (< 1 min)
 
-The store holds synthetic unit vectors (a mixture of 2,000 Gaussian clusters in the model's dimension):
+The store holds synthetic unit vectors (low intrinsic dimension, see synthetic_vectors):
 embedding 100k real chunks with a 270M model on this CPU would take hours, and search speed depends on the
 vectors' count and size, not their meaning. Queries are real texts encoded by the model (the encode part of
 the latency); recall@10 of the HNSW index against exact search uses in-distribution queries (stored vectors
@@ -26,7 +26,7 @@ import qdrant_edge as qe
 import torch
 
 from embedder import load_embedder
-from indexer.store.base import Point
+from indexer.store.base import SEARCH_EF, Point
 from indexer.store.edge import EdgeStore
 
 QUERIES = [
@@ -41,10 +41,12 @@ QUERIES = [
 ]
 
 
-def synthetic_vectors(n: int, dim: int, rng: np.random.Generator, clusters: int = 2000) -> np.ndarray:
-    """Unit vectors drawn around random cluster centres (float32)."""
-    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
-    vectors = centres[rng.integers(0, clusters, n)] + 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
+def synthetic_vectors(n: int, dim: int, rng: np.random.Generator, latent_dim: int = 64) -> np.ndarray:
+    """Unit vectors with a low intrinsic dimension, like text embeddings: a random linear map of a
+    `latent_dim`-d Gaussian plus a little isotropic noise (float32)."""
+    mixing = rng.standard_normal((latent_dim, dim)).astype(np.float32)
+    vectors = rng.standard_normal((n, latent_dim)).astype(np.float32) @ mixing
+    vectors += 0.1 * np.sqrt(latent_dim) * rng.standard_normal((n, dim)).astype(np.float32)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
@@ -63,9 +65,8 @@ def build_store(folder: Path, vectors: np.ndarray) -> tuple[EdgeStore, float, fl
 
 def search_ids(store: EdgeStore, vector: np.ndarray, k: int, exact: bool) -> list[str]:
     """Top-k ids, through the HNSW index or by exact scan."""
-    request = qe.QueryRequest(
-        limit=k, query=qe.Query.Nearest(vector.tolist()), params=qe.SearchParams(exact=exact), with_payload=False
-    )
+    params = qe.SearchParams(exact=True) if exact else qe.SearchParams(hnsw_ef=SEARCH_EF)
+    request = qe.QueryRequest(limit=k, query=qe.Query.Nearest(vector.tolist()), params=params, with_payload=False)
     return [str(p.id) for p in store._require_shard().query(request)]
 
 

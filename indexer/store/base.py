@@ -8,6 +8,8 @@ from typing import Protocol
 
 # Payload fields that searches filter on or that ingestion looks up; each backend indexes them as keywords.
 INDEXED_FIELDS = ("source", "language", "file_hash", "doc_key")
+# HNSW candidate list size at query time: above Qdrant's default for recall@10 >= 0.98 (bench/query_latency.py).
+SEARCH_EF = 128
 
 
 class StoreError(RuntimeError):

@@ -20,6 +20,7 @@ import qdrant_edge as qe
 
 from indexer.store.base import (
     INDEXED_FIELDS,
+    SEARCH_EF,
     ContractMismatchError,
     Point,
     ScoredPoint,
@@ -150,6 +151,7 @@ class EdgeStore:
             query=qe.Query.Nearest([float(x) for x in vector]),
             filter=_to_filter(filters),
             with_payload=True,
+            params=qe.SearchParams(hnsw_ef=SEARCH_EF),
         )
         return [ScoredPoint(str(p.id), float(p.score), p.payload or {}) for p in self._shard.query(request)]
 

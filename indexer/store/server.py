@@ -17,6 +17,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from indexer.store.base import (
     INDEXED_FIELDS,
+    SEARCH_EF,
     ContractMismatchError,
     Point,
     ScoredPoint,
@@ -194,6 +195,7 @@ class ServerStore:
                 limit=k,
                 query_filter=_to_filter(filters),
                 with_payload=True,
+                search_params=models.SearchParams(hnsw_ef=SEARCH_EF),
             ),
         )
         return [ScoredPoint(str(p.id), float(p.score), p.payload or {}) for p in response.points]
