@@ -29,17 +29,28 @@ def cpu_has_fast_bf16() -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-def _dtype(name: str) -> torch.dtype:
+def resolve_device(name: str | None = "auto") -> torch.device:
+    """The torch device for `name`: "auto"/None is the first CUDA GPU when torch sees one, else the CPU."""
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but torch sees no CUDA GPU (torch {torch.__version__})")
+    return device
+
+
+def _dtype(name: str, device: torch.device | None = None) -> torch.dtype:
     if name == "auto":
-        return torch.bfloat16 if torch.cuda.is_available() or cpu_has_fast_bf16() else torch.float32
+        on_gpu = device.type == "cuda" if device is not None else torch.cuda.is_available()
+        return torch.bfloat16 if on_gpu or cpu_has_fast_bf16() else torch.float32
     try:
         return {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float32": torch.float32}[name]
     except KeyError:
         raise ValueError(f"dtype must be 'auto', 'bfloat16' or 'float32', got {name!r}") from None
 
 
-def load_backbone(backbone: str, dtype: str = "auto"):
-    """Load a backbone (registry name or HF folder) as (base model without LM head, tokenizer)."""
+def load_backbone(backbone: str, dtype: str = "auto", device: str | torch.device | None = "auto"):
+    """Load a backbone (registry name or HF folder) as (base model without LM head, tokenizer) on `device`."""
     from transformers import AutoModel, AutoTokenizer
 
     path = backbone_path(backbone) if backbone in BACKBONES else Path(backbone)
@@ -47,9 +58,10 @@ def load_backbone(backbone: str, dtype: str = "auto"):
         raise FileNotFoundError(
             f"backbone {backbone!r} is neither a registered name ({', '.join(BACKBONES)}) nor a folder with config.json"
         )
+    device = resolve_device(device) if not isinstance(device, torch.device) else device
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModel.from_pretrained(path, dtype=_dtype(dtype), attn_implementation="sdpa")
-    return model, tokenizer
+    model = AutoModel.from_pretrained(path, dtype=_dtype(dtype, device), attn_implementation="sdpa")
+    return model.to(device), tokenizer
 
 
 def attach_adapter(model, adapter_dir: Path, trainable: bool = False):
@@ -64,13 +76,15 @@ def load_embedder(
     dtype: str = "auto",
     merge_adapter: bool = True,
     max_tokens: int | None = None,
+    device: str | None = "auto",
 ) -> Embedder:
     """Load an embedder.
 
     `name_or_path`: "default" (gemma-3-270m + the shipped adapter), a backbone name ("gemma-3-270m",
     "smollm2-135m", "tiny", optionally as "backbone:NAME") for the untuned backbone, or the folder of a
     saved embedder (babelsearch_embedder.json + adapter/). `merge_adapter` folds LoRA into the weights
-    for faster serving.
+    for faster serving. `device`: "auto" (CUDA when torch sees a GPU, else CPU), "cpu", "cuda", "cuda:N";
+    inputs follow the model to its device and vectors always come back as CPU numpy arrays.
     """
     name = str(name_or_path)
     folder: Path | None = None
@@ -95,7 +109,7 @@ def load_embedder(
     config = EmbedderConfig.load(folder) if folder else EmbedderConfig(backbone=name)
     if max_tokens is not None:
         config.max_tokens = max_tokens
-    model, tokenizer = load_backbone(config.backbone, dtype)
+    model, tokenizer = load_backbone(config.backbone, dtype, device)
     adapter_sha = None
     if folder and (folder / ADAPTER_DIR).exists():
         adapter_sha = file_sha256(folder / ADAPTER_DIR / "adapter_model.safetensors")

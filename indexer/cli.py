@@ -9,8 +9,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from babelsearch.config import Settings
-
 STORE_HELP = "Embedded store folder (qdrant-edge). Default: $BABELSEARCH_STORE or .babelsearch/index."
 URL_HELP = "Qdrant server URL (server mode), e.g. http://localhost:6333. Default: $BABELSEARCH_URL."
 
@@ -18,7 +16,10 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _settings(store: Path | None, url: str | None, collection: str | None, model: str | None) -> Settings:
+def _settings(store: Path | None, url: str | None, collection: str | None, model: str | None):
+    # imported here so that `babelsearch train` runs where pydantic-settings is not installed (GPU hosts)
+    from babelsearch.config import Settings
+
     overrides = {"store": store, "url": url, "collection": collection, "model": model}
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
@@ -73,7 +74,7 @@ def index(
     raise typer.Exit(0 if report.ok else 1)
 
 
-def _print_report(report, settings: Settings) -> None:
+def _print_report(report, settings) -> None:
     console.print(
         f"[bold]{len(report.indexed)}[/bold] indexed, {len(report.unchanged)} unchanged, "
         f"{len(report.skipped)} skipped, [bold]{len(report.failed)}[/bold] failed, {len(report.pruned)} pruned; "

@@ -18,6 +18,8 @@ def train_command(
     learning_rate: float = typer.Option(None, help="Peak learning rate (overrides the config)."),
     max_tokens: int = typer.Option(None, help="Longest training input in tokens (overrides the config)."),
     eval_every: int = typer.Option(None, help="Steps between STS-B dev evaluations; 0 turns them off."),
+    device: str = typer.Option(None, help="Torch device: auto (cuda if available, else cpu), cpu, cuda, cuda:N."),
+    temperature: float = typer.Option(None, help="InfoNCE temperature (overrides the config)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Fine-tune a backbone with LoRA and InfoNCE; re-running the same command resumes from the last checkpoint."""
@@ -28,6 +30,7 @@ def train_command(
     cfg = TrainConfig.from_yaml(
         config, data=data, out=out, steps=steps, batch_size=batch_size, backbone=backbone,
         learning_rate=learning_rate, eval_every=eval_every, max_tokens=max_tokens,
+        device=device, temperature=temperature,
     )
     final = train(cfg, quiet=quiet)
     typer.echo(f"final embedder written to {final} (load it with load_embedder('{final}'))")

@@ -52,9 +52,11 @@ class TrainConfig:
     weight_decay: float = 0.0
     gradient_checkpointing: bool = False
     dtype: str = "auto"  # bf16 where the CPU/GPU has fast bf16, else fp32
+    device: str = "auto"  # "auto": cuda when available, else cpu; or any torch device string ("cuda:1")
     seed: int = 42
     eval_every: int = 100
-    eval_pairs: int = 300
+    eval_pairs: int = 300  # first N STS-B en dev pairs (0 or more than the file: all 1,500)
+    keep_best: bool = False  # also save the embedder with the best dev Spearman so far as out/best
     save_every: int = 25
     data: str = "../shared/data"
     out: str = "runs/default"

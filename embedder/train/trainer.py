@@ -21,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from embedder.batching import pad
-from embedder.loading import load_backbone
+from embedder.loading import load_backbone, resolve_device
 from embedder.model import Embedder, EmbedderConfig
 from embedder.train.config import TrainConfig
 from embedder.train.data import Example, MixtureSampler, load_source
@@ -36,7 +36,7 @@ def build_trainable(cfg: TrainConfig) -> Embedder:
     """Backbone with a fresh LoRA adapter, wrapped as an Embedder (its encode path is the training path)."""
     from peft import LoraConfig, TaskType, get_peft_model
 
-    model, tokenizer = load_backbone(cfg.backbone, cfg.dtype)
+    model, tokenizer = load_backbone(cfg.backbone, cfg.dtype, resolve_device(cfg.device))
     lora = LoraConfig(
         task_type=TaskType.FEATURE_EXTRACTION,
         r=cfg.lora.r,
@@ -115,13 +115,29 @@ def _resume(out: Path, embedder: Embedder, optimizer, scheduler) -> int:
     folder = out / (out / LATEST).read_text().strip()
     weights = load_file(folder / "adapter" / "adapter_model.safetensors")
     set_peft_model_state_dict(embedder.model, weights)
-    state = torch.load(folder / "trainer_state.pt", weights_only=False)
+    state = torch.load(folder / "trainer_state.pt", weights_only=False, map_location="cpu")
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])
     random.setstate(state["python_rng"])
     log.warning("resumed from %s (step %d)", folder, state["step"])
     return int(state["step"])
+
+
+def _best_dev(out: Path) -> float:
+    """Dev Spearman of the saved `best` embedder (-inf when there is none)."""
+    marker = out / "best" / "best.json"
+    return json.loads(marker.read_text())["stsb_dev_spearman"] if marker.exists() else float("-inf")
+
+
+def _save_best(out: Path, embedder: Embedder, step: int, score: float) -> None:
+    """Save the embedder as out/best (atomically) with the step and dev score that made it the best."""
+    tmp = out / ".tmp-best"
+    shutil.rmtree(tmp, ignore_errors=True)
+    embedder.save(tmp)
+    (tmp / "best.json").write_text(json.dumps({"step": step, "stsb_dev_spearman": score}))
+    shutil.rmtree(out / "best", ignore_errors=True)
+    tmp.rename(out / "best")
 
 
 def dev_spearman(embedder: Embedder, rows: list[tuple[str, str, float]]) -> float:
@@ -139,11 +155,16 @@ def load_dev_rows(data_root: Path, limit: int) -> list[tuple[str, str, float]]:
     """The first `limit` STS-B English dev pairs (never used for training)."""
     from embedder.evaluate.sts import load_sts_tsv
 
-    return load_sts_tsv(data_root / "sts" / "stsb_multi_mt" / "en" / "dev.tsv", limit=limit)
+    return load_sts_tsv(data_root / "sts" / "stsb_multi_mt" / "en" / "dev.tsv", limit=limit or None)
 
 
 def train(cfg: TrainConfig, quiet: bool = False) -> Path:
-    """Run (or resume) training; return the folder of the final embedder (config + adapter)."""
+    """Run (or resume) training; return the folder of the final embedder (config + adapter).
+
+    `cfg.device` picks where the model and every batch live ("auto": CUDA when available). With `dtype: auto`
+    the backbone runs in bf16 on a GPU (LoRA weights and AdamW state stay fp32); configs/gpu.yaml asks for
+    float32, which is what the measured H100 run used (see docs/BENCHMARKS.md).
+    """
     from transformers import get_cosine_schedule_with_warmup
 
     out = Path(cfg.out)
@@ -158,6 +179,8 @@ def train(cfg: TrainConfig, quiet: bool = False) -> Path:
     dev_rows = load_dev_rows(data_root, cfg.eval_pairs) if cfg.eval_every else []
 
     embedder = build_trainable(cfg)
+    device = next(embedder.model.parameters()).device
+    log.warning("training on %s (%s)", device, next(embedder.model.parameters()).dtype)
     embedder.model.train()
     params = [p for p in embedder.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
@@ -182,9 +205,13 @@ def train(cfg: TrainConfig, quiet: bool = False) -> Path:
             "examples_per_s": round(cfg.batch_size / seconds, 2),
             "seconds": round(seconds, 2),
         }
+        if device.type == "cuda":
+            row["gpu_mem_gb"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
         done = step + 1
         if dev_rows and (done % cfg.eval_every == 0 or done == cfg.steps):
             row["stsb_dev_spearman"] = round(dev_spearman(embedder, dev_rows), 2)
+            if cfg.keep_best and row["stsb_dev_spearman"] > _best_dev(out):
+                _save_best(out, embedder, done, row["stsb_dev_spearman"])
         log_file.write(json.dumps(row) + "\n")
         log_file.flush()
         progress.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{row['lr']:.1e}", ex_s=row["examples_per_s"])

@@ -136,3 +136,30 @@ def test_missing_training_file_names_the_fix(tiny_config):
     source = SourceConfig(name="x", files=["nope.jsonl.gz"], kind="triplets")
     with pytest.raises(Exception, match="pass --data"):
         load_source(source, Path(tiny_config.data), random.Random(0))
+
+
+def test_device_option_places_the_model(tiny_config):
+    from embedder.loading import resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    embedder = build_trainable(replace(tiny_config, device="cpu"))
+    assert next(embedder.model.parameters()).device.type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            resolve_device("cuda")
+
+
+def test_keep_best_saves_the_best_dev_embedder(tiny_config, tmp_path):
+    dev = tmp_path / "sts" / "stsb_multi_mt" / "en"
+    dev.mkdir(parents=True)
+    pairs = enumerate(zip(WORDS, reversed(WORDS), strict=True))
+    rows = [f"{w} {v}\t{w.upper()} {v}\t{i % 5}.0" for i, (w, v) in pairs]
+    (dev / "dev.tsv").write_text("sentence1\tsentence2\tscore\n" + "\n".join(rows) + "\n")
+    cfg = replace(tiny_config, eval_every=4, eval_pairs=0, keep_best=True)
+    train(cfg, quiet=True)
+    scores = [row["stsb_dev_spearman"] for row in _log(cfg) if "stsb_dev_spearman" in row]
+    assert len(scores) == 3
+    best = json.loads((Path(cfg.out) / "best" / "best.json").read_text())
+    assert best["stsb_dev_spearman"] == max(scores)
+    assert load_embedder(Path(cfg.out) / "best", dtype="float32", device="cpu").contract["adapter_sha256"]
