@@ -28,5 +28,10 @@ if [[ ! -f "$marker" ]]; then
   touch "$marker"
 fi
 
+# Browser for the end-to-end test: Debian's chromium (Playwright drives it; it never downloads one).
+if [[ "$EXTRAS" == *dev* ]]; then
+  bash scripts/install_browser.sh
+fi
+
 # Model cache: dequantise Gemma-3-270M once into a plain HF folder under ~/.cache/babelsearch (quick when done).
 "$PY" -m babelsearch prepare-models
