@@ -63,9 +63,9 @@ def build_store(folder: Path, vectors: np.ndarray) -> tuple[EdgeStore, float, fl
     return store, loaded - started, time.perf_counter() - loaded
 
 
-def search_ids(store: EdgeStore, vector: np.ndarray, k: int, exact: bool) -> list[str]:
-    """Top-k ids, through the HNSW index or by exact scan."""
-    params = qe.SearchParams(exact=True) if exact else qe.SearchParams(hnsw_ef=SEARCH_EF)
+def search_ids(store: EdgeStore, vector: np.ndarray, k: int, exact: bool, ef: int = SEARCH_EF) -> list[str]:
+    """Top-k ids, through the HNSW index (candidate list `ef`) or by exact scan."""
+    params = qe.SearchParams(exact=True) if exact else qe.SearchParams(hnsw_ef=ef)
     request = qe.QueryRequest(limit=k, query=qe.Query.Nearest(vector.tolist()), params=params, with_payload=False)
     return [str(p.id) for p in store._require_shard().query(request)]
 
@@ -75,7 +75,7 @@ def percentile_ms(samples: list[float], q: float) -> float:
     return float(np.percentile(samples, q) * 1000)
 
 
-def run(points: int, queries: int, embedder, rng: np.random.Generator) -> dict:
+def run(points: int, queries: int, embedder, rng: np.random.Generator, ef_sweep: list[int]) -> dict:
     """Measure one store size."""
     vectors = synthetic_vectors(points, embedder.dim, rng)
     with tempfile.TemporaryDirectory() as folder:
@@ -93,9 +93,14 @@ def run(points: int, queries: int, embedder, rng: np.random.Generator) -> dict:
             total_s.append(t2 - t0)
         probes = vectors[rng.integers(0, points, 100)] + 0.3 * rng.standard_normal((100, embedder.dim))
         probes /= np.linalg.norm(probes, axis=1, keepdims=True)
-        recall = np.mean(
-            [len(set(search_ids(store, p, 10, False)) & set(search_ids(store, p, 10, True))) / 10 for p in probes]
-        )
+        exact = [set(search_ids(store, p, 10, True)) for p in probes]
+
+        def recall_at(ef: int) -> float:
+            hits = [len(set(search_ids(store, p, 10, False, ef)) & e) / 10 for p, e in zip(probes, exact, strict=True)]
+            return round(float(np.mean(hits)), 4)
+
+        recall = recall_at(SEARCH_EF)
+        sweep = {ef: recall_at(ef) for ef in ef_sweep}
         store.close()
     return {
         "points": points,
@@ -108,6 +113,7 @@ def run(points: int, queries: int, embedder, rng: np.random.Generator) -> dict:
         "encode_p50_ms": round(percentile_ms(encode_s, 50), 1),
         "search_p50_ms": round(percentile_ms(search_s, 50), 2),
         "recall_at_10": round(float(recall), 4),
+        "recall_at_10_by_ef": sweep,
     }
 
 
@@ -117,13 +123,15 @@ def main() -> None:
     parser.add_argument("--points", default="10000,100000", help="Comma-separated store sizes.")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--quick", action="store_true", help="10k points, 50 queries, tiny model.")
+    parser.add_argument("--ef-sweep", default="", help="Also report recall@10 at these hnsw_ef values, e.g. 128,512.")
     args = parser.parse_args()
     if args.quick:
         args.model, args.points, args.queries = "tiny", "10000", 50
     embedder = load_embedder(args.model)
     embedder.encode_queries(["warm-up"])
     rng = np.random.default_rng(0)
-    rows = [run(int(n), args.queries, embedder, rng) for n in args.points.split(",")]
+    sweep = [int(ef) for ef in args.ef_sweep.split(",") if ef]
+    rows = [run(int(n), args.queries, embedder, rng, sweep) for n in args.points.split(",")]
     print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, model {args.model} ({embedder.dim}-d)")  # fmt: skip
     print(f"{'points':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'encode':>7} {'search':>7} {'recall@10':>9} "
