@@ -214,3 +214,24 @@ def test_a_store_locked_by_another_process_gets_a_message(monkeypatch, tiny_embe
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+def test_server_mode_store_serves_the_same_page(monkeypatch, tiny_embedder, tmp_path):
+    """BABELSEARCH_URL switches the page to the server store (here qdrant-client local mode on a folder)."""
+    from indexer.store.server import ServerStore
+
+    server_dir = tmp_path / "qdrant-local"
+    store = ServerStore(location=str(server_dir))
+    report = Ingestor(tiny_embedder, store, max_chunk_tokens=400, chunk_overlap_tokens=16).run(
+        [_write_docs(tmp_path / "docs")], progress=False
+    )
+    store.close()
+    assert report.ok, report.failed
+    monkeypatch.setenv("BABELSEARCH_MODEL", "tiny")
+    monkeypatch.setenv("BABELSEARCH_URL", str(server_dir))
+    at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT_S)
+    at.run()
+    assert not at.exception, at.exception
+    _search(at, "bees and honey", k=3)
+    assert len(_hit_headers(at)) == 3
+    assert any("pollinate" in t for t in _hit_texts(at))
