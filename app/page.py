@@ -13,11 +13,11 @@ import streamlit as st
 
 from app import state
 from app.highlight import escape_markdown, escape_text, highlight, query_terms
+from babelsearch.config import Settings
 from embedder.instructions import TASKS, UnknownTaskError
 from indexer.ingest import Ingestor
 from indexer.language import language_name
 from indexer.search import EmptyQueryError, SearchResult, collection_stats
-from indexer.settings import Settings
 from indexer.sources import SUPPORTED_EXTENSIONS, discover_files
 from indexer.store import ContractMismatchError, StoreError, StoreLockedError
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from babelsearch.config import Settings
 from embedder.instructions import TASKS
 from indexer.ingest import Failure, Ingestor, IngestReport
 from indexer.language import detect_language
 from indexer.search import MAX_QUERY_CHARS, Searcher
-from indexer.settings import Settings
 from indexer.store import Store, open_store
 
 CUSTOM_TASK = "custom"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -18,15 +20,31 @@ err_console = Console(stderr=True)
 
 def _settings(store: Path | None, url: str | None, collection: str | None, model: str | None):
     # imported here so that `babelsearch train` runs where pydantic-settings is not installed (GPU hosts)
-    from babelsearch.config import Settings
+    from babelsearch.config import load_settings
 
-    overrides = {"store": store, "url": url, "collection": collection, "model": model}
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    return load_settings(store=store, url=url, collection=collection, model=model)
 
 
 def _fail(message: str) -> typer.Exit:
     err_console.print(f"[red]error:[/red] {message}")
     return typer.Exit(2)
+
+
+@contextmanager
+def _opened_store(settings, *user_errors: type[Exception]) -> Iterator:
+    """Open the settings' store, always close it, and turn store (and `user_errors`) failures into exit code 2."""
+    from indexer.store import StoreError, open_store
+
+    try:
+        store = open_store(settings)
+    except StoreError as error:
+        raise _fail(str(error)) from error
+    try:
+        yield store
+    except (StoreError, *user_errors) as error:
+        raise _fail(str(error)) from error
+    finally:
+        store.close()
 
 
 def index(
@@ -47,14 +65,9 @@ def index(
     """Index documents: idempotent, incremental and resumable; exit code 1 when any input failed."""
     from embedder import load_embedder
     from indexer.ingest import Ingestor
-    from indexer.store import StoreError, open_store
 
     settings = _settings(store, url, collection, model)
-    try:
-        target = open_store(settings)
-    except StoreError as error:
-        raise _fail(str(error)) from error
-    try:
+    with _opened_store(settings, ValueError) as target:
         ingestor = Ingestor(
             load_embedder(settings.model),
             target,
@@ -63,10 +76,6 @@ def index(
             text_field=text_field,
         )
         report = ingestor.run(paths, include, exclude, prune=prune, progress=not quiet)
-    except (StoreError, ValueError) as error:
-        raise _fail(str(error)) from error
-    finally:
-        target.close()
     if as_json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
@@ -106,16 +115,11 @@ def search(
 ) -> None:
     """Search an index with a query in any language."""
     from embedder import load_embedder
-    from indexer.search import EmptyQueryError, Searcher
-    from indexer.store import StoreError, open_store
+    from indexer.search import Searcher
 
     settings = _settings(store, url, collection, model)
-    try:
-        target = open_store(settings)
+    with _opened_store(settings, ValueError) as target:  # EmptyQueryError is a ValueError
         result = Searcher(load_embedder(settings.model), target).search(query, task, k, language, source)
-    except (StoreError, EmptyQueryError, ValueError) as error:
-        raise _fail(str(error)) from error
-    target.close()
     if as_json:
         print(json.dumps([vars(h) for h in result.hits], ensure_ascii=False, indent=2))
         return
@@ -134,15 +138,9 @@ def stats(
 ) -> None:
     """Show a collection's points, sources, languages and stored embedder contract."""
     from indexer.search import collection_stats
-    from indexer.store import StoreError, open_store
 
-    settings = _settings(store, url, collection, None)
-    try:
-        target = open_store(settings)
+    with _opened_store(_settings(store, url, collection, None)) as target:
         summary = collection_stats(target)
-    except StoreError as error:
-        raise _fail(str(error)) from error
-    target.close()
     if as_json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
         return
@@ -162,15 +160,10 @@ def export(
 ) -> None:
     """Export a collection (ids, vectors, payloads, embedder contract) to a portable file."""
     from indexer.migrate import export_collection
-    from indexer.store import StoreError, open_store
 
     settings = _settings(store, url, collection, None)
-    try:
-        source = open_store(settings)
+    with _opened_store(settings) as source:
         count = export_collection(source, out)
-    except StoreError as error:
-        raise _fail(str(error)) from error
-    source.close()
     console.print(f"exported {count} points from {settings.describe_store()} to {out}")
 
 
@@ -182,15 +175,10 @@ def import_(
 ) -> None:
     """Import an export file into a store (idempotent: re-run after a crash to finish)."""
     from indexer.migrate import import_collection
-    from indexer.store import StoreError, open_store
 
     settings = _settings(store, url, collection, None)
-    try:
-        target = open_store(settings)
+    with _opened_store(settings) as target:
         report = import_collection(file, target)
-    except StoreError as error:
-        raise _fail(str(error)) from error
-    target.close()
     console.print(
         f"imported {report.written} points into {settings.describe_store()} "
         f"({report.already_present} were already there)"

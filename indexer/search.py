@@ -110,13 +110,13 @@ class Searcher:
 
 def collection_stats(store: Store) -> dict:
     """Points, sources, languages and the stored contract of a collection (what `babelsearch stats` prints)."""
-    languages = store.facet("language") if store.exists() else {}
-    sources = store.facet("source") if store.exists() else {}
+    exists = store.exists()
+    languages = store.facet("language") if exists else {}
     return {
         "collection": getattr(store, "collection", None),
         "points": store.count(),
-        "sources": len(sources),
-        "documents": len(store.facet("doc_key")) if store.exists() else 0,
+        "sources": len(store.facet("source")) if exists else 0,
+        "documents": len(store.facet("doc_key")) if exists else 0,
         "languages": dict(sorted(languages.items(), key=lambda kv: -kv[1])),
         "contract": store.contract(),
     }
