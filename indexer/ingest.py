@@ -202,7 +202,7 @@ class Ingestor:
     # -- whole index -------------------------------------------------------------------------------------
     def _stored_ids_by_source(self) -> dict[str, set[str]]:
         by_source: dict[str, set[str]] = defaultdict(set)
-        for point in self.store.scroll(batch_size=1024):
+        for point in self.store.scroll(batch_size=1024, payload_fields=["source"]):  # not the chunk texts
             by_source[point.payload.get("source", "")].add(point.id)
         return by_source
 

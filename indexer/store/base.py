@@ -83,9 +83,13 @@ class Store(Protocol):
         """Return the k nearest points by cosine similarity, best first."""
 
     def scroll(
-        self, filters: dict[str, list] | None = None, with_vectors: bool = False, batch_size: int = 256
+        self,
+        filters: dict[str, list] | None = None,
+        with_vectors: bool = False,
+        batch_size: int = 256,
+        payload_fields: list[str] | None = None,
     ) -> Iterator[Point]:
-        """Iterate over all (matching) points."""
+        """Iterate over all (matching) points; `payload_fields` limits the payload to those keys."""
 
     def count(self, filters: dict[str, list] | None = None) -> int:
         """Count (matching) points."""

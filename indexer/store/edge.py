@@ -156,7 +156,11 @@ class EdgeStore:
         return [ScoredPoint(str(p.id), float(p.score), p.payload or {}) for p in self._shard.query(request)]
 
     def scroll(
-        self, filters: dict[str, list] | None = None, with_vectors: bool = False, batch_size: int = 256
+        self,
+        filters: dict[str, list] | None = None,
+        with_vectors: bool = False,
+        batch_size: int = 256,
+        payload_fields: list[str] | None = None,
     ) -> Iterator[Point]:
         """Iterate over all (matching) points in id order."""
         if self._shard is None:
@@ -164,7 +168,11 @@ class EdgeStore:
         offset = None
         while True:
             request = qe.ScrollRequest(
-                offset=offset, limit=batch_size, filter=_to_filter(filters), with_payload=True, with_vector=with_vectors
+                offset=offset,
+                limit=batch_size,
+                filter=_to_filter(filters),
+                with_payload=payload_fields if payload_fields is not None else True,
+                with_vector=with_vectors,
             )
             records, offset = self._shard.scroll(request)
             for r in records:

@@ -201,7 +201,11 @@ class ServerStore:
         return [ScoredPoint(str(p.id), float(p.score), p.payload or {}) for p in response.points]
 
     def scroll(
-        self, filters: dict[str, list] | None = None, with_vectors: bool = False, batch_size: int = 256
+        self,
+        filters: dict[str, list] | None = None,
+        with_vectors: bool = False,
+        batch_size: int = 256,
+        payload_fields: list[str] | None = None,
     ) -> Iterator[Point]:
         """Iterate over all (matching) points."""
         if not self.exists():
@@ -215,7 +219,7 @@ class ServerStore:
                     scroll_filter=_to_filter(filters),
                     limit=batch_size,
                     offset=o,
-                    with_payload=True,
+                    with_payload=payload_fields if payload_fields is not None else True,
                     with_vectors=with_vectors,
                 ),
             )

@@ -132,3 +132,10 @@ def test_two_edge_stores_in_one_process_share_the_shard(tmp_path):
     second.close()
     assert first.count() == 4
     first.close()
+
+
+def test_scroll_can_limit_the_payload_to_some_fields(store):
+    _fill(store)
+    payloads = [p.payload for p in store.scroll(payload_fields=["source"])]
+    assert sorted(p["source"] for p in payloads) == ["a.md", "a.md", "b.md"]
+    assert all(set(p) == {"source"} for p in payloads)
