@@ -21,9 +21,7 @@ class Batch:
 
     def to(self, device: torch.device | str) -> Batch:
         """Move every tensor to `device`."""
-        return Batch(
-            *(t.to(device) for t in (self.input_ids, self.attention_mask, self.position_ids, self.pool_mask))
-        )
+        return Batch(*(t.to(device) for t in (self.input_ids, self.attention_mask, self.position_ids, self.pool_mask)))
 
 
 class Tokenized:
@@ -33,13 +31,22 @@ class Tokenized:
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
         self._warned_truncation = False
-        self._prefix_lengths: dict[str, int] = {}
+        self._prefix_ids: dict[str, list[int]] = {}
+
+    def prefix_ids(self, prefix: str) -> list[int]:
+        """Token ids (BOS included) of the prefix on its own."""
+        if prefix not in self._prefix_ids:
+            self._prefix_ids[prefix] = list(self.tokenizer(prefix)["input_ids"]) if prefix else []
+        return self._prefix_ids[prefix]
 
     def prefix_length(self, prefix: str) -> int:
         """Number of tokens (BOS included) the prefix occupies at the start of a sequence."""
-        if prefix not in self._prefix_lengths:
-            self._prefix_lengths[prefix] = len(self.tokenizer(prefix)["input_ids"]) if prefix else 0
-        return self._prefix_lengths[prefix]
+        return len(self.prefix_ids(prefix))
+
+    def shared_prefix_ids(self, prefix: str) -> list[int]:
+        """The prefix ids that every `prefix + text` starts with: all but the last, which may merge with
+        the text's first characters (Gemma's "Query: " ends in a space token that becomes " Wie")."""
+        return self.prefix_ids(prefix)[:-1]
 
     def encode(self, texts: list[str], prefix: str) -> tuple[list[list[int]], int]:
         """Ids per text (`prefix + text`, then EOS) and the prefix's token count."""
@@ -52,9 +59,7 @@ class Tokenized:
         return [[*x[:budget], eos] for x in ids], self.prefix_length(prefix)
 
 
-def pad(
-    sequences: list[list[int]], prefix_lengths: list[int], pad_id: int, padding_side: str = "right"
-) -> Batch:
+def pad(sequences: list[list[int]], prefix_lengths: list[int], pad_id: int, padding_side: str = "right") -> Batch:
     """Pad id lists into a Batch; position ids count real tokens so left padding changes nothing."""
     width = max(len(s) for s in sequences)
     n = len(sequences)

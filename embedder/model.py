@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from embedder.batching import Batch, Tokenized, pad
 from embedder.instructions import DEFAULT_DOCUMENT_INSTRUCTION, QUERY_TEMPLATE, query_prefix
 from embedder.pooling import POOLING_MODES, PoolingMode, pool
+from embedder.prefix_cache import CachedPrefix, PrefixCache
 
 CONFIG_FILE = "babelsearch_embedder.json"
 ADAPTER_DIR = "adapter"
@@ -63,6 +64,10 @@ class Embedder:
         self.adapter_sha256 = adapter_sha256
         self._tokenized = Tokenized(tokenizer, config.max_tokens)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        # Forward each instruction once and reuse its key/value states (same vectors, less work); the
+        # benchmarks switch it off to measure the difference.
+        self.reuse_prefix_states = True
+        self._prefix_cache = PrefixCache()
 
     @property
     def dim(self) -> int:
@@ -118,26 +123,51 @@ class Embedder:
         """Embed documents with the document-side instruction (pass "" for none)."""
         return self.encode(texts, self.document_prefix(instruction), batch_size, show_progress)
 
-    def encode(
-        self, texts: list[str], prefix: str, batch_size: int = 32, show_progress: bool = False
-    ) -> np.ndarray:
+    def encode(self, texts: list[str], prefix: str, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
         """Embed `prefix + text` for each text, longest first in batches, returned in input order."""
         if isinstance(texts, str):
             raise TypeError("encode takes a list of texts, not one string: wrap it as [text]")
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         ids, prefix_len = self._tokenized.encode(list(texts), prefix)
+        shared = self._tokenized.shared_prefix_ids(prefix) if self.reuse_prefix_states else []
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         out = np.empty((len(ids), self.dim), dtype=np.float32)
         starts = range(0, len(order), batch_size)
         with torch.inference_mode():
             for start in tqdm(starts, disable=not show_progress, desc="encode", unit="batch"):
                 rows = order[start : start + batch_size]
-                batch = pad(
-                    [ids[i] for i in rows], [prefix_len] * len(rows), self.pad_id, self.config.padding_side
-                )
-                out[rows] = self.embed_batch(batch).float().cpu().numpy()
+                sequences = [ids[i] for i in rows]
+                if self._can_reuse(shared, sequences):
+                    cached = self._prefix_cache.get(self.model, shared)
+                    vectors = self._embed_after_prefix(sequences, prefix_len, cached)
+                else:
+                    batch = pad(sequences, [prefix_len] * len(rows), self.pad_id, self.config.padding_side)
+                    vectors = self.embed_batch(batch)
+                out[rows] = vectors.float().cpu().numpy()
         return out
+
+    def _can_reuse(self, shared: list[int], sequences: list[list[int]]) -> bool:
+        """True when every sequence starts with the shared prefix and has tokens after it (not training)."""
+        k = len(shared)
+        return bool(shared) and not self.model.training and all(len(s) > k and s[:k] == shared for s in sequences)
+
+    def _embed_after_prefix(self, sequences: list[list[int]], prefix_len: int, cached: CachedPrefix) -> torch.Tensor:
+        """Forward only the tokens after the cached prefix, attending to its stored keys and values."""
+        k = len(cached.ids)
+        device = next(self.model.parameters()).device
+        rest = pad([s[k:] for s in sequences], [max(prefix_len - k, 0)] * len(sequences), self.pad_id,
+                   self.config.padding_side).to(device)  # fmt: skip
+        prefix_mask = torch.ones((len(sequences), k), dtype=rest.attention_mask.dtype, device=device)
+        hidden = self.model(
+            input_ids=rest.input_ids,
+            attention_mask=torch.cat([prefix_mask, rest.attention_mask], dim=1),
+            position_ids=rest.position_ids + k,
+            past_key_values=cached.expanded(len(sequences)),
+            use_cache=True,
+        ).last_hidden_state
+        pooled = pool(self.config.pooling, hidden, rest.attention_mask, rest.pool_mask)
+        return F.normalize(pooled.float(), p=2, dim=-1)
 
     def embed_batch(self, batch: Batch) -> torch.Tensor:
         """Forward a padded batch and return normalised vectors (differentiable: training uses it)."""
