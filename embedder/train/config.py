@@ -43,6 +43,7 @@ class TrainConfig:
     document_instruction: str | None = None  # None: the embedder's default document instruction
     sources: list[SourceConfig] = field(default_factory=list)
     lora: LoraSettings = field(default_factory=LoraSettings)
+    init_adapter: str | None = None  # embedder or adapter folder whose LoRA weights start training (fine-tune further)
     temperature: float = 0.05
     symmetric_loss: bool = False
     batch_size: int = 24

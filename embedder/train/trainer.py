@@ -45,6 +45,8 @@ def build_trainable(cfg: TrainConfig) -> Embedder:
         target_modules=cfg.lora.target_modules,
     )
     model = get_peft_model(model, lora)
+    if cfg.init_adapter:
+        load_initial_adapter(model, Path(cfg.init_adapter))
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
@@ -52,6 +54,32 @@ def build_trainable(cfg: TrainConfig) -> Embedder:
     if cfg.document_instruction is not None:
         config.document_instruction = cfg.document_instruction
     return Embedder(model, tokenizer, config, adapter_sha256=None)
+
+
+def load_initial_adapter(model, folder: Path) -> None:
+    """Start from a saved adapter (an embedder folder with adapter/, or the adapter folder itself).
+
+    Its rank and target modules must match the config's: the weights are loaded into the fresh LoRA layers.
+    """
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    adapter = folder / "adapter" if (folder / "adapter").is_dir() else folder
+    weights_file = adapter / "adapter_model.safetensors"
+    if not weights_file.exists():
+        raise FileNotFoundError(f"init_adapter {folder}: no adapter_model.safetensors there or in its adapter/")
+    saved = json.loads((adapter / "adapter_config.json").read_text())
+    lora = model.peft_config["default"]
+    if saved["r"] != lora.r or set(saved["target_modules"]) != set(lora.target_modules):
+        raise ValueError(
+            f"init_adapter {folder} has r={saved['r']} on {sorted(saved['target_modules'])}; the config asks for "
+            f"r={lora.r} on {sorted(lora.target_modules)}: make the config's lora section match the adapter"
+        )
+    result = set_peft_model_state_dict(model, load_file(weights_file))
+    missing = [k for k in result.missing_keys if "lora_" in k]
+    if missing:
+        raise ValueError(f"init_adapter {folder} lacks {len(missing)} LoRA weights, e.g. {missing[0]}")
+    log.warning("starting from the adapter in %s", adapter)
 
 
 def embed_side(embedder: Embedder, texts: list[str], prefixes: list[str]) -> torch.Tensor:

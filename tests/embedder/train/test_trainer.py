@@ -163,3 +163,22 @@ def test_keep_best_saves_the_best_dev_embedder(tiny_config, tmp_path):
     best = json.loads((Path(cfg.out) / "best" / "best.json").read_text())
     assert best["stsb_dev_spearman"] == max(scores)
     assert load_embedder(Path(cfg.out) / "best", dtype="float32", device="cpu").contract["adapter_sha256"]
+
+
+def test_init_adapter_starts_from_saved_weights(tiny_config, tmp_path):
+    from peft import get_peft_model_state_dict
+
+    first = train(replace(tiny_config, out=str(tmp_path / "first"), steps=4), quiet=True)
+    saved = get_peft_model_state_dict(build_trainable(replace(tiny_config, init_adapter=str(first))).model)
+    fresh = get_peft_model_state_dict(build_trainable(tiny_config).model)
+    trained = get_peft_model_state_dict(load_embedder(first, dtype="float32", merge_adapter=False).model)
+    lora_b = [k for k in saved if "lora_B" in k]
+    assert lora_b and all(torch.equal(saved[k], trained[k]) for k in lora_b)
+    assert not any(torch.equal(saved[k], fresh[k]) for k in lora_b)  # fresh LoRA B is all zeros
+
+
+def test_init_adapter_with_another_rank_names_the_fix(tiny_config, tmp_path):
+    first = train(replace(tiny_config, out=str(tmp_path / "first"), steps=4), quiet=True)
+    other_rank = replace(tiny_config, init_adapter=str(first), lora=replace(tiny_config.lora, r=4))
+    with pytest.raises(ValueError, match="make the config's lora section match"):
+        build_trainable(other_rank)
