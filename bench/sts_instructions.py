@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from embedder import load_embedder
+from embedder.evaluate.metrics import spearman_x100
 from embedder.evaluate.sts import load_sts_tsv
 from embedder.instructions import TASKS
 
@@ -27,7 +27,7 @@ QUERY_TASKS = ["sts", "paraphrase", "nli", "duplicate_question", "bitext"]
 
 def spearman(first: np.ndarray, second: np.ndarray, rows: list[tuple[str, str, float]]) -> float:
     """Spearman x100 of row-wise cosine (vectors are already normalised) against the gold scores."""
-    return round(float(spearmanr((first * second).sum(axis=1), [r[2] for r in rows]).statistic * 100), 2)
+    return round(spearman_x100((first * second).sum(axis=1), [r[2] for r in rows]), 2)
 
 
 def main() -> None:
