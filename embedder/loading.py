@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from embedder.backbones import BACKBONES, DEFAULT_BACKBONE, backbone_path
+from embedder.fp16_weights import fp16_weights_available, with_fp16_weights
 from embedder.model import ADAPTER_DIR, CONFIG_FILE, Embedder, EmbedderConfig, file_sha256
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ def load_embedder(
     merge_adapter: bool = True,
     max_tokens: int | None = None,
     device: str | None = "auto",
+    fp16_weights: bool | None = None,
 ) -> Embedder:
     """Load an embedder.
 
@@ -85,6 +87,8 @@ def load_embedder(
     saved embedder (babelsearch_embedder.json + adapter/). `merge_adapter` folds LoRA into the weights
     for faster serving. `device`: "auto" (CUDA when torch sees a GPU, else CPU), "cpu", "cuda", "cuda:N";
     inputs follow the model to its device and vectors always come back as CPU numpy arrays.
+    `fp16_weights`: serve an fp32 CPU model with fp16 weight matrices (same quality, ~1.5x faster queries;
+    see embedder.fp16_weights); None turns it on wherever it applies (CPU, fp32, adapter merged or none).
     """
     name = str(name_or_path)
     folder: Path | None = None
@@ -92,9 +96,7 @@ def load_embedder(
         if (SHIPPED_ADAPTER / CONFIG_FILE).exists():
             folder = SHIPPED_ADAPTER
         else:
-            log.warning(
-                "no shipped adapter at %s: using the untuned %s backbone", SHIPPED_ADAPTER, DEFAULT_BACKBONE
-            )
+            log.warning("no shipped adapter at %s: using the untuned %s backbone", SHIPPED_ADAPTER, DEFAULT_BACKBONE)
             name = DEFAULT_BACKBONE
     elif name.startswith("backbone:"):
         name = name.removeprefix("backbone:")
@@ -116,4 +118,13 @@ def load_embedder(
         model = attach_adapter(model, folder / ADAPTER_DIR)
         if merge_adapter:
             model = model.merge_and_unload()
+    if fp16_weights is None:
+        weight = next(model.parameters())
+        plain = adapter_sha is None or merge_adapter
+        fp16_weights = plain and weight.device.type == "cpu" and weight.dtype == torch.float32
+        fp16_weights = fp16_weights and fp16_weights_available()
+    if fp16_weights:
+        if adapter_sha is not None and not merge_adapter:
+            raise ValueError("fp16_weights=True needs merge_adapter=True (the LoRA layers stay trainable fp32)")
+        model = with_fp16_weights(model)
     return Embedder(model, tokenizer, config, adapter_sha)

@@ -1,0 +1,44 @@
+"""fp16 weights for serving on CPUs without fast bf16: half the bytes per matmul, fp32 arithmetic.
+
+A single query is a matmul of ~10 token rows against every weight matrix (126 in Gemma-3-270M), so the
+query path is bound by reading weights, not by arithmetic. fbgemm's fp16 GEMM (torch's dynamic "fp16
+quantisation") keeps the weights in fp16 and widens them to fp32 inside the kernel: measured on a 2-core
+AVX2 EPYC, 2-2.8x faster than fp32 at 10 rows, on par at 512+ rows, and STS-B English unchanged (78.95);
+see docs/BENCHMARKS.md. int8 was measured too and costs quality, so it is not offered.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+
+def fp16_weights_available() -> bool:
+    """True when torch has the fbgemm kernels (x86 with AVX2); elsewhere the model stays fp32."""
+    return "fbgemm" in torch.backends.quantized.supported_engines
+
+
+def with_fp16_weights(model: torch.nn.Module) -> torch.nn.Module:
+    """`model` with every nn.Linear replaced, in place, by an inference-only fp16-weight Linear.
+
+    Only for a frozen fp32 model on the CPU (LoRA merged): the new layers have no trainable parameters and
+    cannot move to a GPU. Raises ValueError when the kernels are missing or the model is not fp32 on CPU.
+    """
+    from torch.ao.quantization import float16_dynamic_qconfig, quantize_dynamic
+
+    if not fp16_weights_available():
+        raise ValueError("fp16 weights need torch's fbgemm kernels (x86 CPU); load with fp16_weights=False")
+    weight = next(p for n, p in model.named_parameters() if n.endswith("weight"))
+    if weight.device.type != "cpu" or weight.dtype != torch.float32:
+        raise ValueError(f"fp16 weights are for fp32 CPU models; this one is {weight.dtype} on {weight.device}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
+        return quantize_dynamic(model, {torch.nn.Linear: float16_dynamic_qconfig}, torch.float16, inplace=True)
+
+
+def has_fp16_weights(model: torch.nn.Module) -> bool:
+    """True when `model` holds layers made by `with_fp16_weights` (they cannot be saved as a HF model)."""
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+
+    return any(isinstance(m, DynamicLinear) for m in model.modules())
