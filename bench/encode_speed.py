@@ -84,7 +84,7 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     embedder = load_embedder(args.model)
-    plain = load_embedder(args.model, fp16_weights=False)
+    plain = load_embedder(args.model, optimize_for_cpu=False)
     with tempfile.TemporaryDirectory() as folder:
         export_sentence_transformers(plain, folder)
         st_model = SentenceTransformer(folder, device="cpu")

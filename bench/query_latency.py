@@ -26,7 +26,7 @@ import qdrant_edge as qe
 import torch
 
 from embedder import load_embedder
-from indexer.store.base import SEARCH_EF, Point
+from indexer.store.base import OVERSAMPLING, SEARCH_EF, Point
 from indexer.store.edge import EdgeStore
 
 QUERIES = [
@@ -64,8 +64,10 @@ def build_store(folder: Path, vectors: np.ndarray) -> tuple[EdgeStore, float, fl
 
 
 def search_ids(store: EdgeStore, vector: np.ndarray, k: int, exact: bool, ef: int = SEARCH_EF) -> list[str]:
-    """Top-k ids, through the HNSW index (candidate list `ef`) or by exact scan."""
-    params = qe.SearchParams(exact=True) if exact else qe.SearchParams(hnsw_ef=ef)
+    """Top-k ids by exact scan of the float vectors, or as EdgeStore.search finds them (HNSW over the int8
+    copies with candidate list `ef`, rescored with the float vectors)."""
+    rescored = qe.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING)
+    params = qe.SearchParams(exact=True) if exact else qe.SearchParams(hnsw_ef=ef, quantization=rescored)
     request = qe.QueryRequest(limit=k, query=qe.Query.Nearest(vector.tolist()), params=params, with_payload=False)
     return [str(p.id) for p in store._require_shard().query(request)]
 

@@ -66,7 +66,7 @@ def export_model(
     from embedder import load_embedder
     from embedder.st_export import export_sentence_transformers
 
-    folder = export_sentence_transformers(load_embedder(model, fp16_weights=False), out)
+    folder = export_sentence_transformers(load_embedder(model, optimize_for_cpu=False), out)
     typer.echo(f"wrote {folder}: SentenceTransformer({str(folder)!r}).encode(texts, prompt_name='web_search')")
 
 

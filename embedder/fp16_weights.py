@@ -28,7 +28,7 @@ def with_fp16_weights(model: torch.nn.Module) -> torch.nn.Module:
     from torch.ao.quantization import float16_dynamic_qconfig, quantize_dynamic
 
     if not fp16_weights_available():
-        raise ValueError("fp16 weights need torch's fbgemm kernels (x86 CPU); load with fp16_weights=False")
+        raise ValueError("fp16 weights need torch's fbgemm kernels (x86 CPU); load with optimize_for_cpu=False")
     weight = next(p for n, p in model.named_parameters() if n.endswith("weight"))
     if weight.device.type != "cpu" or weight.dtype != torch.float32:
         raise ValueError(f"fp16 weights are for fp32 CPU models; this one is {weight.dtype} on {weight.device}")

@@ -15,6 +15,7 @@ from pathlib import Path
 from tokenizers.processors import TemplateProcessing
 
 from embedder.fp16_weights import has_fp16_weights
+from embedder.fused_norms import FusedRMSNorm
 from embedder.instructions import DEFAULT_TASK, TASKS
 from embedder.model import Embedder
 
@@ -44,8 +45,10 @@ def export_sentence_transformers(embedder: Embedder, folder: Path) -> Path:
     from peft import PeftModel
     from sentence_transformers import SentenceTransformer
 
-    if has_fp16_weights(embedder.model):
-        raise ValueError("this embedder serves fp16 weight layers, which do not save: load it with fp16_weights=False")
+    if has_fp16_weights(embedder.model) or any(isinstance(m, FusedRMSNorm) for m in embedder.model.modules()):
+        raise ValueError(
+            "this embedder has inference-only CPU layers that do not save: load it with optimize_for_cpu=False"
+        )
     folder = Path(folder)
     with tempfile.TemporaryDirectory() as scratch:
         model = embedder.model

@@ -20,6 +20,8 @@ import qdrant_edge as qe
 
 from indexer.store.base import (
     INDEXED_FIELDS,
+    OVERSAMPLING,
+    QUANTIZATION_QUANTILE,
     SEARCH_EF,
     ContractMismatchError,
     Point,
@@ -101,7 +103,12 @@ class EdgeStore:
             raise ContractMismatchError(describe_contract_mismatch(self.collection, stored, contract))
         if self._shard is None:
             self.root.mkdir(parents=True, exist_ok=True)
-            config = qe.EdgeConfig(vectors=qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine))
+            config = qe.EdgeConfig(
+                vectors=qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine),
+                quantization_config=qe.ScalarQuantizationConfig(
+                    type=qe.ScalarType.Int8, quantile=QUANTIZATION_QUANTILE, always_ram=True
+                ),
+            )
             self._shard = self._acquire(create_with=config)
             for field_name in INDEXED_FIELDS:
                 self._shard.update(qe.UpdateOperation.create_field_index(field_name, qe.PayloadSchemaType.Keyword))
@@ -151,7 +158,9 @@ class EdgeStore:
             query=qe.Query.Nearest([float(x) for x in vector]),
             filter=_to_filter(filters),
             with_payload=True,
-            params=qe.SearchParams(hnsw_ef=SEARCH_EF),
+            params=qe.SearchParams(
+                hnsw_ef=SEARCH_EF, quantization=qe.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING)
+            ),
         )
         return [ScoredPoint(str(p.id), float(p.score), p.payload or {}) for p in self._shard.query(request)]
 

@@ -17,6 +17,8 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from indexer.store.base import (
     INDEXED_FIELDS,
+    OVERSAMPLING,
+    QUANTIZATION_QUANTILE,
     SEARCH_EF,
     ContractMismatchError,
     Point,
@@ -129,6 +131,11 @@ class ServerStore:
                 lambda: self.client.create_collection(
                     self.collection,
                     vectors_config=models.VectorParams(size=dim, distance=models.Distance.COSINE),
+                    quantization_config=models.ScalarQuantization(
+                        scalar=models.ScalarQuantizationConfig(
+                            type=models.ScalarType.INT8, quantile=QUANTIZATION_QUANTILE, always_ram=True
+                        )
+                    ),
                     shard_number=opts.shard_number,
                     replication_factor=opts.replication_factor,
                     write_consistency_factor=opts.write_consistency_factor,
@@ -195,7 +202,10 @@ class ServerStore:
                 limit=k,
                 query_filter=_to_filter(filters),
                 with_payload=True,
-                search_params=models.SearchParams(hnsw_ef=SEARCH_EF),
+                search_params=models.SearchParams(
+                    hnsw_ef=SEARCH_EF,
+                    quantization=models.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING),
+                ),
             ),
         )
         return [ScoredPoint(str(p.id), float(p.score), p.payload or {}) for p in response.points]

@@ -89,7 +89,7 @@ def test_adapter_round_trip_gives_identical_vectors(saved_adapter):
     trainable.model.eval()
     before = trainable.encode_documents(TEXTS)
     for merge in (False, True):
-        loaded = load_embedder(folder, dtype="float32", merge_adapter=merge, fp16_weights=False)
+        loaded = load_embedder(folder, dtype="float32", merge_adapter=merge, optimize_for_cpu=False)
         np.testing.assert_allclose(loaded.encode_documents(TEXTS), before, atol=1e-5)
 
 

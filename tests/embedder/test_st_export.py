@@ -15,7 +15,7 @@ def plain_tiny():
     """The tiny backbone with plain fp32 Linear layers (fp16 weight layers do not save)."""
     from embedder import load_embedder
 
-    return load_embedder("tiny", dtype="float32", fp16_weights=False)
+    return load_embedder("tiny", dtype="float32", optimize_for_cpu=False)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""fp16 weight matrices for CPU serving: on by default where they apply, same vectors within fp16 rounding."""
+"""CPU serving layers (fp16 weight matrices, fused RMSNorm): on by default where they apply, same vectors."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import torch
 
 from embedder import load_embedder
 from embedder.fp16_weights import fp16_weights_available, has_fp16_weights, with_fp16_weights
+from embedder.fused_norms import FusedRMSNorm
 from embedder.st_export import export_sentence_transformers
 
 TEXTS = ["Where is the station?", "Wo ist der Bahnhof? Der Bahnhof liegt im Stadtzentrum, nahe dem Markt.", "猫"]
@@ -17,14 +18,16 @@ pytestmark = pytest.mark.skipif(not fp16_weights_available(), reason="torch has 
 
 @pytest.fixture(scope="module")
 def plain_and_fp16():
-    return load_embedder("tiny", dtype="float32", fp16_weights=False), load_embedder("tiny", dtype="float32")
+    return load_embedder("tiny", dtype="float32", optimize_for_cpu=False), load_embedder("tiny", dtype="float32")
 
 
-def test_fp32_cpu_default_serves_fp16_weights(plain_and_fp16):
+def test_fp32_cpu_default_serves_fp16_weights_and_fused_norms(plain_and_fp16):
     plain, fp16 = plain_and_fp16
     assert has_fp16_weights(fp16.model)
     assert not has_fp16_weights(plain.model)
     assert not any(isinstance(m, torch.nn.Linear) for m in fp16.model.modules())
+    assert any(isinstance(m, FusedRMSNorm) for m in fp16.model.modules())
+    assert not any(isinstance(m, FusedRMSNorm) for m in plain.model.modules())
 
 
 @pytest.mark.parametrize("side", ["queries", "documents"])
@@ -48,7 +51,7 @@ def test_unmerged_adapter_is_refused_by_name(tmp_path):
     folder = build_trainable(TrainConfig(backbone="tiny", dtype="float32", max_tokens=64)).save(tmp_path / "tuned")
     assert not has_fp16_weights(load_embedder(folder, dtype="float32", merge_adapter=False).model)
     with pytest.raises(ValueError, match="merge_adapter=True"):
-        load_embedder(folder, dtype="float32", merge_adapter=False, fp16_weights=True)
+        load_embedder(folder, dtype="float32", merge_adapter=False, optimize_for_cpu=True)
 
 
 def test_non_fp32_model_is_refused():
@@ -58,5 +61,5 @@ def test_non_fp32_model_is_refused():
 
 
 def test_export_asks_for_an_fp32_load(plain_and_fp16, tmp_path):
-    with pytest.raises(ValueError, match="fp16_weights=False"):
+    with pytest.raises(ValueError, match="optimize_for_cpu=False"):
         export_sentence_transformers(plain_and_fp16[1], tmp_path / "st")
