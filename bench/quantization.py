@@ -1,13 +1,13 @@
-"""int8 dynamic quantisation of the default model: query latency and STS-B English quality, before and after.
+"""Lower-precision weights for the default model: query latency and STS-B English quality, side by side.
 
 .venv/bin/python bench/quantization.py --data ../shared/data              # default model, full STS-B en test
 .venv/bin/python bench/quantization.py --data ../shared/data --quick      # tiny model, 100 pairs
 
-Variants (torch's `quantize_dynamic`: int8 weights per output channel, activations quantised per tensor at
-run time, fbgemm kernels): fp32 (what ships), every Linear in int8, and int8 except the attention output and
-MLP down projections (whose inputs carry Gemma's outlier activations). All variants reuse the instruction's
-key/value states, as serving does. The fastest variant that keeps quality would be worth shipping; see
-docs/BENCHMARKS.md for the verdict.
+Variants, all on fbgemm kernels and reusing the instruction's key/value states as serving does: plain fp32;
+fp16 weight matrices with fused RMSNorm (what `load_embedder` serves on CPU, `optimize_for_cpu`); torch's
+`quantize_dynamic` int8 (weights per output channel, activations per tensor, 7-bit `reduce_range`), for every
+Linear and without the attention output and MLP down projections (whose inputs carry Gemma's outlier
+activations); and int8 with activations scaled per token (full 8-bit range). Verdict: docs/BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import torch
 
 from embedder import load_embedder
 from embedder.evaluate.sts import load_sts_tsv, sts_spearman
+from embedder.fp16_weights import with_fp16_weights
+from embedder.fused_norms import fuse_rms_norms
 
 QUERIES = ["Wie spät ist es gerade in Tokio?", "why do some volcanoes explode", "蜜蜂如何授粉", "как работают вакцины"]
 KEEP_FP32 = ("o_proj", "down_proj")
@@ -39,6 +41,42 @@ def quantized(model: torch.nn.Module, keep_fp32: tuple[str, ...]) -> torch.nn.Mo
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
         return quantize_dynamic(copy.deepcopy(model), dict.fromkeys(names, per_channel_dynamic_qconfig), torch.qint8)
+
+
+class PerTokenInt8Linear(torch.nn.Module):
+    """int8 Linear whose activations are scaled per token: each row is divided by its max |x| before fbgemm's
+    per-tensor quantisation and multiplied back after, so one outlier token no longer coarsens the others."""
+
+    def __init__(self, linear: torch.nn.Linear) -> None:
+        super().__init__()
+        weight = linear.weight.detach().float()
+        scales = (weight.abs().amax(1) / 127).clamp_min(1e-8).double()
+        zero_points = torch.zeros(weight.shape[0], dtype=torch.long)
+        quantized_weight = torch.quantize_per_channel(weight, scales, zero_points, 0, torch.qint8)
+        self.packed = torch.ops.quantized.linear_prepack(quantized_weight, linear.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.reshape(-1, x.shape[-1])
+        peak = rows.abs().amax(1, keepdim=True).clamp_min(1e-12)
+        out = torch.ops.quantized.linear_dynamic(rows / peak, self.packed, False) * peak
+        return out.reshape(*x.shape[:-1], out.shape[-1])
+
+
+def per_token_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of `model` with every Linear replaced by PerTokenInt8Linear."""
+    model = copy.deepcopy(model)
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, torch.nn.Linear):
+                setattr(parent, name, PerTokenInt8Linear(child))
+    return model
+
+
+def fp16_served(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of `model` as load_embedder serves it on CPU (fused RMSNorm, fp16 weight matrices)."""
+    model = copy.deepcopy(model)
+    fuse_rms_norms(model)
+    return with_fp16_weights(model)
 
 
 def query_p50_ms(embedder, rounds: int = 40) -> float:
@@ -61,13 +99,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.model, args.limit = "tiny", 100
-    embedder = load_embedder(args.model, max_tokens=256)
+    embedder = load_embedder(args.model, max_tokens=256, optimize_for_cpu=False)
     rows = load_sts_tsv(args.data / "sts" / "stsbenchmark_en_original" / "test.tsv", limit=args.limit)
     fp32 = embedder.model
     variants = {
         "fp32": lambda: fp32,
+        "fp16-weights": lambda: fp16_served(fp32),
         "int8": lambda: quantized(fp32, ()),
         "int8-keep-o-down": lambda: quantized(fp32, KEEP_FP32),
+        "int8-per-token": lambda: per_token_int8(fp32),
     }
     results = {}
     for name, build in variants.items():

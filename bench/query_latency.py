@@ -67,7 +67,11 @@ def search_ids(store: EdgeStore, vector: np.ndarray, k: int, exact: bool, ef: in
     """Top-k ids by exact scan of the float vectors, or as EdgeStore.search finds them (HNSW over the int8
     copies with candidate list `ef`, rescored with the float vectors)."""
     rescored = qe.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING)
-    params = qe.SearchParams(exact=True) if exact else qe.SearchParams(hnsw_ef=ef, quantization=rescored)
+    params = (
+        qe.SearchParams(exact=True, quantization=qe.QuantizationSearchParams(ignore=True))
+        if exact
+        else qe.SearchParams(hnsw_ef=ef, quantization=rescored)
+    )
     request = qe.QueryRequest(limit=k, query=qe.Query.Nearest(vector.tolist()), params=params, with_payload=False)
     return [str(p.id) for p in store._require_shard().query(request)]
 

@@ -33,7 +33,8 @@ class CachedPrefix:
         """
         past = copy.copy(self.past)
         past.layers = [copy.copy(layer) for layer in self.past.layers]
-        past.batch_repeat_interleave(batch_size)
+        if batch_size > 1:  # a single query (the common case) uses the cached tensors as they are
+            past.batch_repeat_interleave(batch_size)
         return past
 
 
