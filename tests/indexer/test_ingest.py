@@ -178,3 +178,34 @@ def test_every_kind_of_bad_input_is_reported_by_name_and_the_rest_indexed(tiny_e
     latin_source = (bad / "latin1.txt").resolve().as_posix()
     latin = " ".join(p.payload["text"] for p in store.scroll(filters={"source": [latin_source]}))
     assert "Café crème" in latin
+
+
+class _CountingEmbedder:
+    """The tiny embedder, counting document batches and refusing any text that contains `poison`."""
+
+    def __init__(self, inner, poison: str = "\x00never") -> None:
+        self.inner, self.poison, self.calls = inner, poison, 0
+        self.dim, self.contract, self.tokenizer = inner.dim, inner.contract, inner.tokenizer
+
+    def encode_documents(self, texts, batch_size=32, **kwargs):
+        self.calls += 1
+        if any(self.poison in t for t in texts):
+            raise RuntimeError("poisoned text")
+        return self.inner.encode_documents(texts, batch_size=batch_size, **kwargs)
+
+
+def test_small_files_are_embedded_together(tiny_embedder, store, corpus):
+    embedder = _CountingEmbedder(tiny_embedder)
+    report = Ingestor(embedder, store, max_chunk_tokens=32, chunk_overlap_tokens=4).run([corpus], progress=False)
+    assert report.ok and len(report.indexed) == 3
+    assert embedder.calls == 1  # three files, one encode call
+
+
+def test_a_failing_file_in_a_group_is_reported_alone(tiny_embedder, store, corpus):
+    embedder = _CountingEmbedder(tiny_embedder, poison="Vulkan")
+    report = Ingestor(embedder, store, max_chunk_tokens=32, chunk_overlap_tokens=4).run([corpus], progress=False)
+    assert [f.source for f in report.failed] == [(corpus / "vulkan.txt").resolve().as_posix()]
+    assert "could not embed or store" in report.failed[0].reason
+    assert sorted(report.indexed) == sorted((corpus / n).resolve().as_posix() for n in ("bees.md", "pan.txt"))
+    assert {p.payload["source"] for p in store.scroll()} == set(report.indexed)
+    assert report.chunks_written == store.count()
