@@ -10,9 +10,10 @@ from typing import Protocol
 INDEXED_FIELDS = ("source", "language", "file_hash", "doc_key")
 # HNSW candidate list size at query time, and the int8 scalar quantisation every collection is created with
 # (the graph is walked on int8 copies of the vectors, then the best OVERSAMPLING x k are rescored with the
-# float vectors). Measured at 100k 640-d points (docs/BENCHMARKS.md): float vectors, recall@10 vs exact
-# 0.754 / 0.890 / 0.970 / 0.998 at ef 128 / 256 / 512 / 1024 for 2.2 / 4.1 / 7.5 / 12.8 ms per query;
-# int8 + rescoring x2: 0.731 / 0.879 / 0.965 / 0.996 for 1.2 / 1.6 / 2.9 / 4.9 ms, and a 2.4x faster build.
+# float vectors). Measured at 100k 640-d points (bench/search_quantization.py, docs/BENCHMARKS.md): float
+# vectors, recall@10 vs exact 0.744 / 0.900 / 0.961 / 0.994 at ef 128 / 256 / 512 / 1024 for 2.0 / 3.4 / 7.3 /
+# 12.6 ms per query; int8 + rescoring x2: 0.764 / 0.893 / 0.974 / 0.995 for 1.0 / 1.2 / 2.2 / 4.6 ms, and a
+# 2.9x faster HNSW build.
 SEARCH_EF = 1024
 QUANTIZATION_QUANTILE = 0.99
 OVERSAMPLING = 2.0
