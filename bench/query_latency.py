@@ -72,8 +72,13 @@ def search_ids(store: EdgeStore, vector: np.ndarray, k: int, exact: bool, ef: in
         if exact
         else qe.SearchParams(hnsw_ef=ef, quantization=rescored)
     )
+    return top_ids(store._require_shard(), vector, k, params)
+
+
+def top_ids(shard: qe.EdgeShard, vector: np.ndarray, k: int, params: qe.SearchParams) -> list[str]:
+    """Ids of the k nearest points of `shard` under `params`, without payloads."""
     request = qe.QueryRequest(limit=k, query=qe.Query.Nearest(vector.tolist()), params=params, with_payload=False)
-    return [str(p.id) for p in store._require_shard().query(request)]
+    return [str(p.id) for p in shard.query(request)]
 
 
 def percentile_ms(samples: list[float], q: float) -> float:

@@ -20,7 +20,7 @@ import uuid
 
 import numpy as np
 import qdrant_edge as qe
-from query_latency import synthetic_vectors
+from query_latency import synthetic_vectors, top_ids
 
 from indexer.store.base import OVERSAMPLING, QUANTIZATION_QUANTILE
 
@@ -44,11 +44,6 @@ def build_shard(folder: str, vectors: np.ndarray, quantized: bool) -> tuple[qe.E
     return shard, time.perf_counter() - started
 
 
-def top_ids(shard: qe.EdgeShard, vector: np.ndarray, params: qe.SearchParams) -> list[str]:
-    request = qe.QueryRequest(limit=10, query=qe.Query.Nearest(vector.tolist()), params=params, with_payload=False)
-    return [str(p.id) for p in shard.query(request)]
-
-
 def sweep(shard: qe.EdgeShard, probes: np.ndarray, exact: list[set[str]], quantization) -> dict:
     """{ef: [recall@10, median ms per query]} for every ef in EFS."""
     out = {}
@@ -57,7 +52,7 @@ def sweep(shard: qe.EdgeShard, probes: np.ndarray, exact: list[set[str]], quanti
         hits, times = [], []
         for probe, truth in zip(probes, exact, strict=True):
             started = time.perf_counter()
-            found = top_ids(shard, probe, params)
+            found = top_ids(shard, probe, 10, params)
             times.append(time.perf_counter() - started)
             hits.append(len(set(found) & truth) / 10)
         out[ef] = [round(float(np.mean(hits)), 3), round(float(np.median(times)) * 1000, 2)]
@@ -77,6 +72,7 @@ def main() -> None:
     probes = vectors[rng.integers(0, args.points, args.probes)] + 0.3 * rng.standard_normal((args.probes, 640))
     probes = (probes / np.linalg.norm(probes, axis=1, keepdims=True)).astype(np.float32)
     rescored = qe.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING)
+    exact_scan = qe.SearchParams(exact=True, quantization=qe.QuantizationSearchParams(ignore=True))
     results = {}
     for name, quantized, search_with in (
         ("float", False, None),
@@ -85,14 +81,7 @@ def main() -> None:
     ):
         with tempfile.TemporaryDirectory() as folder:
             shard, build_s = build_shard(folder, vectors, quantized)
-            exact = [
-                set(
-                    top_ids(
-                        shard, p, qe.SearchParams(exact=True, quantization=qe.QuantizationSearchParams(ignore=True))
-                    )
-                )
-                for p in probes
-            ]
+            exact = [set(top_ids(shard, p, 10, exact_scan)) for p in probes]
             results[name] = {"build_s": round(build_s, 1), "by_ef": sweep(shard, probes, exact, search_with)}
             shard.close()
     print(f"{args.points} points, 640-d, {args.probes} probes; cells: recall@10 / ms per query")
