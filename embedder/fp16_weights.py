@@ -1,10 +1,11 @@
 """fp16 weights for serving on CPUs without fast bf16: half the bytes per matmul, fp32 arithmetic.
 
-A single query is a matmul of ~10 token rows against every weight matrix (126 in Gemma-3-270M), so the
-query path is bound by reading weights, not by arithmetic. fbgemm's fp16 GEMM (torch's dynamic "fp16
+A single query is a matmul of ~10 token rows against every weight matrix (126 in Gemma-3-270M), a shape
+where MKL's fp32 GEMM runs far below the machine's rate. fbgemm's fp16 GEMM (torch's dynamic "fp16
 quantisation") keeps the weights in fp16 and widens them to fp32 inside the kernel: measured on a 2-core
-AVX2 EPYC, 2-2.8x faster than fp32 at 10 rows, on par at 512+ rows, and STS-B English unchanged (78.95);
-see docs/BENCHMARKS.md. int8 was measured too and costs quality, so it is not offered.
+AVX2 EPYC (bench/linear_kernels.py), 1.6-2.7x faster than fp32 at 10 rows, on par at 512+ rows, and STS-B
+English unchanged (78.95); see docs/BENCHMARKS.md. int8 was measured too and costs quality, so it is not
+offered.
 """
 
 from __future__ import annotations
