@@ -38,8 +38,13 @@ def with_fp16_weights(model: torch.nn.Module) -> torch.nn.Module:
         return quantize_dynamic(model, {torch.nn.Linear: float16_dynamic_qconfig}, torch.float16, inplace=True)
 
 
-def has_fp16_weights(model: torch.nn.Module) -> bool:
-    """True when `model` holds layers made by `with_fp16_weights` (they cannot be saved as a HF model)."""
+def is_fp16_linear(module: torch.nn.Module) -> bool:
+    """True for a layer made by `with_fp16_weights`."""
     from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
 
-    return any(isinstance(m, DynamicLinear) for m in model.modules())
+    return isinstance(module, DynamicLinear) and module._packed_params.dtype == torch.float16
+
+
+def has_fp16_weights(model: torch.nn.Module) -> bool:
+    """True when `model` holds layers made by `with_fp16_weights` (they cannot be saved as a HF model)."""
+    return any(is_fp16_linear(m) for m in model.modules())
