@@ -115,9 +115,10 @@ class LeanGemma3:
         return not self.sliding_window or prefix_len + new_tokens <= self.sliding_window
 
     @torch.inference_mode()
-    def __call__(self, input_ids: torch.Tensor, past) -> torch.Tensor:
+    def __call__(self, input_ids: torch.Tensor, past, last_only: bool = False) -> torch.Tensor:
         """Hidden states (1, n, hidden) of `input_ids` (1, n) after the prefix held in the transformers cache
-        `past` (batch of one; read, never extended)."""
+        `past` (batch of one; read, never extended). `last_only`: just the last token's (1, 1, hidden), for
+        last-token pooling: the top layer then runs its query, attention output and MLP for that row alone."""
         model = self.model
         n = input_ids.shape[1]
         k = past.layers[0].keys.shape[2]
@@ -129,23 +130,29 @@ class LeanGemma3:
             rope[layer_type] = (cos.unsqueeze(1), sin.unsqueeze(1))
         # New token i (at position k + i) sees the prefix and the new tokens up to itself.
         mask = torch.ones((n, k + n), dtype=torch.bool, device=input_ids.device).tril(diagonal=k) if n > 1 else None
-        for layer, cache in zip(self.layers, past.layers, strict=True):
-            hidden = self._layer(layer, hidden, *rope[layer.layer_type], cache.keys, cache.values, mask)
+        top = len(self.layers) - 1
+        for i, (layer, cache) in enumerate(zip(self.layers, past.layers, strict=True)):
+            rows = slice(n - 1, n) if last_only and i == top else slice(0, n)
+            hidden = self._layer(layer, hidden, *rope[layer.layer_type], cache.keys, cache.values, mask, rows)
         return _rms_norm(hidden, model.norm.scale, self.eps)
 
-    def _layer(self, layer: _Layer, hidden, cos, sin, past_keys, past_values, mask) -> torch.Tensor:
-        """Gemma3DecoderLayer.forward: attention then MLP, each between two RMSNorms, each residual."""
+    def _layer(self, layer: _Layer, hidden, cos, sin, past_keys, past_values, mask, rows: slice) -> torch.Tensor:
+        """Gemma3DecoderLayer.forward: attention then MLP, each between two RMSNorms, each residual. Keys and
+        values come from every token; queries and everything after attention only from `rows`."""
         n, head_dim, eps = hidden.shape[1], layer.head_dim, self.eps
         x = _rms_norm(hidden, layer.input_norm, eps)
-        queries = _rms_norm(layer.q(x).view(1, n, -1, head_dim).transpose(1, 2), layer.q_norm, eps)
         keys = _rms_norm(layer.k(x).view(1, n, -1, head_dim).transpose(1, 2), layer.k_norm, eps)
         values = layer.v(x).view(1, n, -1, head_dim).transpose(1, 2)
         keys = torch.cat((past_keys, _with_rope(keys, cos, sin)), dim=2)
         values = torch.cat((past_values, values), dim=2)
+        if rows.stop - rows.start < n:  # the last row sees every key: no mask
+            x, hidden, cos, sin, mask = x[:, rows], hidden[:, rows], cos[:, :, rows], sin[:, :, rows], None
+        m = x.shape[1]
+        queries = _rms_norm(layer.q(x).view(1, m, -1, head_dim).transpose(1, 2), layer.q_norm, eps)
         attended = F.scaled_dot_product_attention(
             _with_rope(queries, cos, sin), keys, values, attn_mask=mask, scale=layer.scaling, enable_gqa=True
         )
-        attended = layer.o(attended.transpose(1, 2).reshape(1, n, -1))
+        attended = layer.o(attended.transpose(1, 2).reshape(1, m, -1))
         hidden = hidden + _rms_norm(attended, layer.post_attention_norm, eps)
         x = _rms_norm(hidden, layer.pre_mlp_norm, eps)
         x = layer.down(F.gelu(layer.gate(x), approximate="tanh") * layer.up(x))

@@ -180,6 +180,8 @@ class Embedder:
                    self.config.padding_side).to(device)  # fmt: skip
         lean = self.lean_forward()
         if len(sequences) == 1 and lean is not None and lean.fits(k, rest.input_ids.shape[1]):
+            if self.config.pooling == "last_token":  # the one state pooled is all the lean forward computes
+                return F.normalize(lean(rest.input_ids, cached.past, last_only=True)[:, -1].float(), p=2, dim=-1)
             hidden = lean(rest.input_ids, cached.past)
         else:
             prefix_mask = torch.ones((len(sequences), k), dtype=rest.attention_mask.dtype, device=device)

@@ -57,9 +57,9 @@ def _spy(embedder) -> list[int]:
     calls: list[int] = []
     lean = embedder.lean_forward()
 
-    def recording(input_ids, past):
+    def recording(input_ids, past, **options):
         calls.append(input_ids.shape[1])
-        return lean(input_ids, past)
+        return lean(input_ids, past, **options)
 
     recording.fits = lean.fits
     embedder._lean = (embedder.model, recording)
@@ -94,6 +94,8 @@ def test_hidden_states_equal_transformers_forward(tiny_gemma3):
             ).last_hidden_state
         got = embedder.lean_forward()(input_ids, cached.past)
         torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+        last = embedder.lean_forward()(input_ids, cached.past, last_only=True)
+        torch.testing.assert_close(last, expected[:, -1:], atol=1e-5, rtol=1e-5)
         assert cached.past.layers[0].keys.shape[2] == len(prefix)  # the cached states were not extended
 
 
