@@ -4,11 +4,13 @@ A search query is ~12 tokens after its cached instruction. For so few rows, the 
 matters: transformers' forward builds masks and cache objects and goes through ~300 module calls, each
 with its hook checks. This module does the same math as `transformers.models.gemma3.modeling_gemma3`
 (sandwich RMSNorms, q/k norms, RoPE, scaled attention over prefix + new tokens, GELU-tanh MLP) as plain
-tensor ops on weights gathered once, which measured ~7 ms faster per query than transformers' forward on a
-2-core CPU (docs/BENCHMARKS.md); tests check it against transformers' forward. It covers exactly one case:
-an inference-only fp32 model prepared by `load_embedder(optimize_for_cpu=...)` (fp16 weight matrices or
-plain linears, fused norms), one unpadded sequence, after cached prefix states, inside the sliding window
-(so sliding and full attention layers see the same tokens). Everything else goes through transformers.
+tensor ops on weights gathered once, with one fused q/k/v projection per layer (+35 MB for Gemma-3-270M)
+so that the q and k heads are normed and rotated in one call each. Measured ~1.2x faster per query than
+transformers' forward with the same vectors (bench/single_query.py, docs/BENCHMARKS.md); tests check it
+against transformers' forward. It covers exactly one case: an inference-only fp32 model prepared by
+`load_embedder(optimize_for_cpu=...)` (fp16 weight matrices, fused norms), one unpadded sequence, after
+cached prefix states, inside the sliding window (so sliding and full attention layers see the same
+tokens). Everything else goes through transformers.
 """
 
 from __future__ import annotations
@@ -26,20 +28,31 @@ from embedder.fused_norms import FusedRMSNorm
 Linear = Callable[[torch.Tensor], torch.Tensor]
 
 
-def _linear_op(module: torch.nn.Module) -> Linear:
-    """The bare op behind a bias-free linear layer (fp16 packed weights or a plain fp32 matrix)."""
-    if is_fp16_linear(module):  # the op overload itself: the packet's Python dispatch check costs ~10 us a call
-        return partial(torch.ops.quantized.linear_dynamic_fp16.default, W_prepack=module._packed_params._packed_params)
-    return partial(F.linear, weight=module.weight)
+def _packed(weight: torch.Tensor) -> Linear:
+    """fbgemm's fp16 matmul against `weight` (out x in)."""
+    return _fp16_matmul(torch.ops.quantized.linear_prepack_fp16(weight, None))
+
+
+def _fp16_matmul(packed) -> Linear:
+    """The op overload itself: calling through the op packet adds a Python dispatch check of ~10 us."""
+    return partial(torch.ops.quantized.linear_dynamic_fp16.default, W_prepack=packed)
+
+
+def _weight(module: torch.nn.Module) -> torch.Tensor:
+    """The (fp16-rounded) weight matrix of a layer made by `with_fp16_weights`."""
+    return torch.ops.quantized.linear_unpack_fp16(module._packed_params._packed_params)[0]
+
+
+def _op(module: torch.nn.Module) -> Linear:
+    """The bare op of a layer made by `with_fp16_weights`, sharing its packed weights."""
+    return _fp16_matmul(module._packed_params._packed_params)
 
 
 @dataclass
 class _Layer:
     """The weights of one decoder layer, ready for direct calls."""
 
-    q: Linear
-    k: Linear
-    v: Linear
+    qkv: Linear  # query heads, then key heads, then value heads
     o: Linear
     gate: Linear
     up: Linear
@@ -48,8 +61,9 @@ class _Layer:
     post_attention_norm: torch.Tensor
     pre_mlp_norm: torch.Tensor
     post_mlp_norm: torch.Tensor
-    q_norm: torch.Tensor
-    k_norm: torch.Tensor
+    qk_norm: torch.Tensor  # (query heads + key heads, 1, head_dim): q_norm's scale, then k_norm's
+    query_heads: int
+    key_heads: int
     head_dim: int
     scaling: float
     layer_type: str
@@ -77,7 +91,7 @@ def supports_lean_forward(model: torch.nn.Module) -> bool:
     return (
         plain_attention
         and all(isinstance(norm, FusedRMSNorm) for norm in norms)
-        and all(is_fp16_linear(m) or (type(m) is torch.nn.Linear and m.bias is None) for m in linears)
+        and all(is_fp16_linear(m) and m.bias() is None for m in linears)
     )
 
 
@@ -95,19 +109,26 @@ class LeanGemma3:
 
     @staticmethod
     def _gather(layer: torch.nn.Module, layer_type: str) -> _Layer:
-        attention, mlp = layer.self_attn, layer.mlp
+        attention, mlp, config = layer.self_attn, layer.mlp, layer.self_attn.config
+        query_heads, key_heads = config.num_attention_heads, config.num_key_value_heads
+        projections = (attention.q_proj, attention.k_proj, attention.v_proj)
+        k_scale = attention.k_norm.scale.expand(key_heads, -1)
         return _Layer(
-            *(_linear_op(m) for m in (attention.q_proj, attention.k_proj, attention.v_proj, attention.o_proj)),
-            *(_linear_op(m) for m in (mlp.gate_proj, mlp.up_proj, mlp.down_proj)),
-            layer.input_layernorm.scale,
-            layer.post_attention_layernorm.scale,
-            layer.pre_feedforward_layernorm.scale,
-            layer.post_feedforward_layernorm.scale,
-            attention.q_norm.scale,
-            attention.k_norm.scale,
-            attention.head_dim,
-            attention.scaling,
-            layer_type,
+            qkv=_packed(torch.cat([_weight(m) for m in projections])),
+            o=_op(attention.o_proj),
+            gate=_op(mlp.gate_proj),
+            up=_op(mlp.up_proj),
+            down=_op(mlp.down_proj),
+            input_norm=layer.input_layernorm.scale,
+            post_attention_norm=layer.post_attention_layernorm.scale,
+            pre_mlp_norm=layer.pre_feedforward_layernorm.scale,
+            post_mlp_norm=layer.post_feedforward_layernorm.scale,
+            qk_norm=torch.cat([attention.q_norm.scale.expand(query_heads, -1), k_scale]).unsqueeze(1),
+            query_heads=query_heads,
+            key_heads=key_heads,
+            head_dim=attention.head_dim,
+            scaling=attention.scaling,
+            layer_type=layer_type,
         )
 
     def fits(self, prefix_len: int, new_tokens: int) -> bool:
@@ -141,16 +162,17 @@ class LeanGemma3:
         values come from every token; queries and everything after attention only from `rows`."""
         n, head_dim, eps = hidden.shape[1], layer.head_dim, self.eps
         x = _rms_norm(hidden, layer.input_norm, eps)
-        keys = _rms_norm(layer.k(x).view(1, n, -1, head_dim).transpose(1, 2), layer.k_norm, eps)
-        values = layer.v(x).view(1, n, -1, head_dim).transpose(1, 2)
-        keys = torch.cat((past_keys, _with_rope(keys, cos, sin)), dim=2)
-        values = torch.cat((past_values, values), dim=2)
+        heads = layer.qkv(x).view(1, n, -1, head_dim).transpose(1, 2)
+        normed = layer.query_heads + layer.key_heads  # q and k heads: RMSNorm (own scales) and RoPE together
+        rotated = _with_rope(F.rms_norm(heads[:, :normed], (head_dim,), None, eps) * layer.qk_norm, cos, sin)
+        queries = rotated[:, : layer.query_heads]
+        keys = torch.cat((past_keys, rotated[:, layer.query_heads :]), dim=2)
+        values = torch.cat((past_values, heads[:, normed:]), dim=2)
         if rows.stop - rows.start < n:  # the last row sees every key: no mask
-            x, hidden, cos, sin, mask = x[:, rows], hidden[:, rows], cos[:, :, rows], sin[:, :, rows], None
-        m = x.shape[1]
-        queries = _rms_norm(layer.q(x).view(1, m, -1, head_dim).transpose(1, 2), layer.q_norm, eps)
+            queries, hidden, mask = queries[:, :, rows], hidden[:, rows], None
+        m = hidden.shape[1]
         attended = F.scaled_dot_product_attention(
-            _with_rope(queries, cos, sin), keys, values, attn_mask=mask, scale=layer.scaling, enable_gqa=True
+            queries, keys, values, attn_mask=mask, scale=layer.scaling, enable_gqa=True
         )
         attended = layer.o(attended.transpose(1, 2).reshape(1, m, -1))
         hidden = hidden + _rms_norm(attended, layer.post_attention_norm, eps)
