@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 
 from embedder.backbones import BACKBONES, DEFAULT_BACKBONE, backbone_path
-from embedder.fp16_weights import fp16_weights_available, with_fp16_weights
-from embedder.fused_norms import fuse_rms_norms
+from embedder.fp16_weights import fp16_weights_available, has_fp16_weights, with_fp16_weights
+from embedder.fused_norms import FusedRMSNorm, fuse_rms_norms
 from embedder.model import ADAPTER_DIR, CONFIG_FILE, Embedder, EmbedderConfig, file_sha256
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,11 @@ def attach_adapter(model, adapter_dir: Path, trainable: bool = False):
     from peft import PeftModel
 
     return PeftModel.from_pretrained(model, adapter_dir, is_trainable=trainable)
+
+
+def has_cpu_serving_layers(model: torch.nn.Module) -> bool:
+    """True when `model` holds the inference-only layers of `optimize_for_cpu` (they do not save or train)."""
+    return has_fp16_weights(model) or any(isinstance(m, FusedRMSNorm) for m in model.modules())
 
 
 def load_embedder(

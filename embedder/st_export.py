@@ -14,9 +14,8 @@ from pathlib import Path
 
 from tokenizers.processors import TemplateProcessing
 
-from embedder.fp16_weights import has_fp16_weights
-from embedder.fused_norms import FusedRMSNorm
 from embedder.instructions import DEFAULT_TASK, TASKS
+from embedder.loading import has_cpu_serving_layers
 from embedder.model import Embedder
 
 
@@ -45,7 +44,7 @@ def export_sentence_transformers(embedder: Embedder, folder: Path) -> Path:
     from peft import PeftModel
     from sentence_transformers import SentenceTransformer
 
-    if has_fp16_weights(embedder.model) or any(isinstance(m, FusedRMSNorm) for m in embedder.model.modules()):
+    if has_cpu_serving_layers(embedder.model):
         raise ValueError(
             "this embedder has inference-only CPU layers that do not save: load it with optimize_for_cpu=False"
         )
