@@ -79,6 +79,7 @@ def supports_lean_forward(model: torch.nn.Module) -> bool:
         and config.attn_logit_softcapping is None
         and set(config.layer_types) <= {"sliding_attention", "full_attention"}
         and config.hidden_activation == "gelu_pytorch_tanh"
+        and not config.attention_bias  # Gemma-3's MLP has no biases either
     )
     norms = [model.norm]
     linears = []
@@ -91,7 +92,7 @@ def supports_lean_forward(model: torch.nn.Module) -> bool:
     return (
         plain_attention
         and all(isinstance(norm, FusedRMSNorm) for norm in norms)
-        and all(is_fp16_linear(m) and m.bias() is None for m in linears)
+        and all(is_fp16_linear(m) for m in linears)  # (asking one for its bias would unpack its weights)
     )
 
 
