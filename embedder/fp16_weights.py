@@ -13,6 +13,7 @@ from __future__ import annotations
 import warnings
 
 import torch
+import torch.nn.functional as F
 
 
 def fp16_weights_available() -> bool:
@@ -38,6 +39,34 @@ def with_fp16_weights(model: torch.nn.Module) -> torch.nn.Module:
         return quantize_dynamic(model, {torch.nn.Linear: float16_dynamic_qconfig}, torch.float16, inplace=True)
 
 
+class Fp16StoredEmbedding(torch.nn.Module):
+    """A token embedding table stored in fp16 and looked up into fp32 (times the model's embedding scale).
+
+    Gemma-3's 262k x 640 table is 670 MB in fp32 and only ~12 rows are read per query, so its precision
+    buys nothing: for the default backbone the values are fp16 already (from its GGUF), so this is exact.
+    """
+
+    def __init__(self, embedding: torch.nn.Embedding) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(embedding.weight.detach().half(), requires_grad=False)
+        self.padding_idx = embedding.padding_idx
+        # Gemma3TextScaledWordEmbedding multiplies by sqrt(hidden size); a plain nn.Embedding by nothing.
+        self.scale = float(getattr(embedding, "scalar_embed_scale", 1.0))
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        vectors = F.embedding(input_ids, self.weight).float()
+        return vectors * self.scale if self.scale != 1.0 else vectors
+
+
+def with_fp16_embeddings(model: torch.nn.Module) -> torch.nn.Module:
+    """`model` with its input embedding table stored in fp16 (inference only; see Fp16StoredEmbedding)."""
+    embedding = model.get_input_embeddings()
+    if type(embedding).__name__ not in ("Embedding", "Gemma3TextScaledWordEmbedding"):
+        return model  # an embedding with its own forward: left alone rather than guessed at
+    model.set_input_embeddings(Fp16StoredEmbedding(embedding))
+    return model
+
+
 def is_fp16_linear(module: torch.nn.Module) -> bool:
     """True for a layer made by `with_fp16_weights`."""
     from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
@@ -46,5 +75,6 @@ def is_fp16_linear(module: torch.nn.Module) -> bool:
 
 
 def has_fp16_weights(model: torch.nn.Module) -> bool:
-    """True when `model` holds layers made by `with_fp16_weights` (they cannot be saved as a HF model)."""
-    return any(is_fp16_linear(m) for m in model.modules())
+    """True when `model` holds layers made by `with_fp16_weights` or `with_fp16_embeddings` (they cannot be
+    saved as a HF model)."""
+    return any(is_fp16_linear(m) or isinstance(m, Fp16StoredEmbedding) for m in model.modules())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 from importlib.resources import files
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import torch
 
 from embedder.backbones import BACKBONES, DEFAULT_BACKBONE, backbone_path
-from embedder.fp16_weights import fp16_weights_available, has_fp16_weights, with_fp16_weights
+from embedder.fp16_weights import fp16_weights_available, has_fp16_weights, with_fp16_embeddings, with_fp16_weights
 from embedder.fused_norms import FusedRMSNorm, fuse_rms_norms
 from embedder.model import ADAPTER_DIR, CONFIG_FILE, Embedder, EmbedderConfig, file_sha256
 
@@ -73,6 +75,14 @@ def attach_adapter(model, adapter_dir: Path, trainable: bool = False):
     return PeftModel.from_pretrained(model, adapter_dir, is_trainable=trainable)
 
 
+def release_freed_memory() -> None:
+    """Hand heap pages freed by the CPU serving swap (the fp32 matrices, ~400 MB for Gemma-3-270M) back to
+    the OS. glibc keeps freed memory in its arenas, and nothing in torch or the standard library asks it
+    to return them, hence ctypes; a no-op where the C library is not glibc."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def has_cpu_serving_layers(model: torch.nn.Module) -> bool:
     """True when `model` holds the inference-only layers of `optimize_for_cpu` (they do not save or train)."""
     return has_fp16_weights(model) or any(isinstance(m, FusedRMSNorm) for m in model.modules())
@@ -93,9 +103,10 @@ def load_embedder(
     saved embedder (babelsearch_embedder.json + adapter/). `merge_adapter` folds LoRA into the weights
     for faster serving. `device`: "auto" (CUDA when torch sees a GPU, else CPU), "cpu", "cuda", "cuda:N";
     inputs follow the model to its device and vectors always come back as CPU numpy arrays.
-    `optimize_for_cpu`: swap in inference-only layers for an fp32 CPU model: fp16 weight matrices
-    (embedder.fp16_weights) and one-call RMSNorms (embedder.fused_norms); same quality, ~2x faster
-    single queries, but the model can no longer be trained, saved as a transformers model or moved to a GPU.
+    `optimize_for_cpu`: swap in inference-only layers for an fp32 CPU model: fp16 weight matrices and
+    embedding table (embedder.fp16_weights) and one-call RMSNorms (embedder.fused_norms); same quality,
+    ~2x faster single queries, ~25% less resident memory, but the model can no longer be trained, saved as a
+    transformers model or moved to a GPU.
     None turns it on wherever it applies (CPU, fp32, adapter merged or none, fbgemm present).
     """
     name = str(name_or_path)
@@ -135,5 +146,6 @@ def load_embedder(
         if adapter_sha is not None and not merge_adapter:
             raise ValueError("optimize_for_cpu=True needs merge_adapter=True (LoRA layers must stay trainable)")
         fuse_rms_norms(model)
-        model = with_fp16_weights(model)
+        model = with_fp16_embeddings(with_fp16_weights(model))
+        release_freed_memory()
     return Embedder(model, tokenizer, config, adapter_sha)

@@ -5,9 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from transformers.models.gemma3.modeling_gemma3 import Gemma3TextScaledWordEmbedding
 
 from embedder import load_embedder
-from embedder.fp16_weights import fp16_weights_available, has_fp16_weights, with_fp16_weights
+from embedder.fp16_weights import (
+    Fp16StoredEmbedding,
+    fp16_weights_available,
+    has_fp16_weights,
+    with_fp16_weights,
+)
 from embedder.fused_norms import FusedRMSNorm
 from embedder.st_export import export_sentence_transformers
 
@@ -63,3 +69,20 @@ def test_non_fp32_model_is_refused():
 def test_export_asks_for_an_fp32_load(plain_and_fp16, tmp_path):
     with pytest.raises(ValueError, match="optimize_for_cpu=False"):
         export_sentence_transformers(plain_and_fp16[1], tmp_path / "st")
+
+
+def test_embedding_table_is_stored_in_fp16_and_looked_up_in_fp32(plain_and_fp16):
+    plain, fp16 = plain_and_fp16
+    table = fp16.model.get_input_embeddings()
+    assert isinstance(table, Fp16StoredEmbedding) and table.weight.dtype == torch.float16
+    ids = torch.tensor([[0, 5, 17, 42]])
+    expected = plain.model.get_input_embeddings()(ids).half().float()
+    assert torch.equal(table(ids), expected)
+
+
+def test_gemma_embedding_scale_is_kept():
+    embedding = Gemma3TextScaledWordEmbedding(50, 8, 0, embed_scale=8**0.5)
+    with torch.no_grad():
+        embedding.weight.copy_(embedding.weight.half().float())  # fp16-exact values, as Gemma-3-270M's are
+    ids = torch.tensor([[1, 2, 49]])
+    assert torch.equal(Fp16StoredEmbedding(embedding)(ids), embedding(ids))
