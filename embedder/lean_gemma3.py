@@ -5,7 +5,7 @@ matters: transformers' forward builds masks and cache objects and goes through ~
 with its hook checks. This module does the same math as `transformers.models.gemma3.modeling_gemma3`
 (sandwich RMSNorms, q/k norms, RoPE, scaled attention over prefix + new tokens, GELU-tanh MLP) as plain
 tensor ops on weights gathered once, with one fused q/k/v projection per layer (+35 MB for Gemma-3-270M)
-so that the q and k heads are normed and rotated in one call each. Measured ~1.2x faster per query than
+so that the q and k heads are normed and rotated in one call each. Measured ~1.3x faster per query than
 transformers' forward with the same vectors (bench/single_query.py, docs/BENCHMARKS.md); tests check it
 against transformers' forward. It covers exactly one case: an inference-only fp32 model prepared by
 `load_embedder(optimize_for_cpu=...)` (fp16 weight matrices, fused norms), one unpadded sequence, after
