@@ -4,7 +4,7 @@
 .venv/bin/python bench/quantization.py --data ../shared/data --quick      # tiny model, 100 pairs
 
 Variants, all on fbgemm kernels and reusing the instruction's key/value states as serving does: plain fp32;
-fp16 weight matrices with fused RMSNorm (what `load_embedder` serves on CPU, `optimize_for_cpu`); torch's
+fp16 weight matrices, fp16 embedding table and fused RMSNorm (what `load_embedder` serves on CPU); torch's
 `quantize_dynamic` int8 (weights per output channel, activations per tensor, 7-bit `reduce_range`), for every
 Linear and without the attention output and MLP down projections (whose inputs carry Gemma's outlier
 activations); and int8 with activations scaled per token (full 8-bit range). Verdict: docs/BENCHMARKS.md.
@@ -24,8 +24,7 @@ import torch
 
 from embedder import load_embedder
 from embedder.evaluate.sts import load_sts_tsv, sts_spearman
-from embedder.fp16_weights import with_fp16_weights
-from embedder.fused_norms import fuse_rms_norms
+from embedder.loading import serve_on_cpu
 
 QUERIES = ["Wie spät ist es gerade in Tokio?", "why do some volcanoes explode", "蜜蜂如何授粉", "как работают вакцины"]
 KEEP_FP32 = ("o_proj", "down_proj")
@@ -73,10 +72,8 @@ def per_token_int8(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def fp16_served(model: torch.nn.Module) -> torch.nn.Module:
-    """A copy of `model` as load_embedder serves it on CPU (fused RMSNorm, fp16 weight matrices)."""
-    model = copy.deepcopy(model)
-    fuse_rms_norms(model)
-    return with_fp16_weights(model)
+    """A copy of `model` as load_embedder serves it on CPU (embedder.loading.serve_on_cpu)."""
+    return serve_on_cpu(copy.deepcopy(model))
 
 
 def query_p50_ms(embedder, rounds: int = 40) -> float:

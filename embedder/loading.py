@@ -83,6 +83,15 @@ def release_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def serve_on_cpu(model: torch.nn.Module) -> torch.nn.Module:
+    """`model` (fp32, on the CPU, no trainable LoRA layers) with the inference-only CPU serving layers swapped
+    in, in place: one-call RMSNorms, fp16 weight matrices and an fp16-stored embedding table."""
+    fuse_rms_norms(model)
+    model = with_fp16_embeddings(with_fp16_weights(model))
+    release_freed_memory()
+    return model
+
+
 def has_cpu_serving_layers(model: torch.nn.Module) -> bool:
     """True when `model` holds the inference-only layers of `optimize_for_cpu` (they do not save or train)."""
     return has_fp16_weights(model) or any(isinstance(m, FusedRMSNorm) for m in model.modules())
@@ -145,7 +154,5 @@ def load_embedder(
     if optimize_for_cpu:
         if adapter_sha is not None and not merge_adapter:
             raise ValueError("optimize_for_cpu=True needs merge_adapter=True (LoRA layers must stay trainable)")
-        fuse_rms_norms(model)
-        model = with_fp16_embeddings(with_fp16_weights(model))
-        release_freed_memory()
+        model = serve_on_cpu(model)
     return Embedder(model, tokenizer, config, adapter_sha)
