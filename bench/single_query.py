@@ -20,16 +20,23 @@ from pathlib import Path
 import numpy as np
 import torch
 from query_latency import QUERIES
-from scipy.stats import spearmanr
 
 from embedder import load_embedder
-from embedder.evaluate.sts import load_sts_tsv
+from embedder.evaluate.sts import load_sts_tsv, sts_spearman
 
 
-def encode_one_by_one(embedder, texts: list[str], lean: bool) -> np.ndarray:
-    """Vectors of `texts` (STS instruction), each encoded alone, through the lean path or transformers'."""
-    embedder.lean_single_query = lean
-    return np.concatenate([embedder.encode_queries([text], task="sts") for text in texts])
+class OneByOne:
+    """An embedder as `sts_spearman` sees it, but every text encoded alone (a batch of one) through the lean
+    path or transformers'; keeps the vectors it made, for comparing the two paths."""
+
+    def __init__(self, embedder, lean: bool) -> None:
+        self.embedder, self.lean, self.vectors = embedder, lean, []
+
+    def encode_queries(self, texts: list[str], task: str | None = None) -> np.ndarray:
+        self.embedder.lean_single_query = self.lean
+        vectors = np.concatenate([self.embedder.encode_queries([text], task=task) for text in texts])
+        self.vectors.append(vectors)
+        return vectors
 
 
 def latency_p50_ms(embedder, rounds: int) -> dict[str, float]:
@@ -61,12 +68,11 @@ def main() -> None:
     embedder.encode_queries(["warm-up"], task="web_search")
     latency = latency_p50_ms(embedder, args.rounds)
     rows = load_sts_tsv(args.data / "sts" / "stsbenchmark_en_original" / "test.tsv", limit=args.limit)
-    texts = [r[0] for r in rows] + [r[1] for r in rows]
-    vectors = {path: encode_one_by_one(embedder, texts, path == "lean") for path in ("transformers", "lean")}
-    spearman = {}
-    for path, v in vectors.items():
-        cosine = (v[: len(rows)] * v[len(rows) :]).sum(axis=1)
-        spearman[path] = round(float(spearmanr(cosine, [r[2] for r in rows]).statistic * 100), 2)
+    spearman, vectors = {}, {}
+    for path in ("transformers", "lean"):
+        one_by_one = OneByOne(embedder, lean=path == "lean")
+        spearman[path] = round(sts_spearman(one_by_one, rows), 2)
+        vectors[path] = np.concatenate(one_by_one.vectors)
     max_diff = float(np.abs(vectors["lean"] - vectors["transformers"]).max())
     print(f"{platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads, model {args.model}, "
           f"STS-B en test {len(rows)} pairs, {args.rounds} latency rounds")  # fmt: skip
