@@ -97,7 +97,7 @@ def main() -> None:
     if args.quick:
         args.model, args.limit = "tiny", 100
     embedder = load_embedder(args.model, max_tokens=256, optimize_for_cpu=False)
-    embedder.lean_single_query = False  # every variant through transformers' forward: only the weights differ
+    embedder.use_lean_forward = False  # every variant through transformers' forward: only the weights differ
     rows = load_sts_tsv(args.data / "sts" / "stsbenchmark_en_original" / "test.tsv", limit=args.limit)
     fp32 = embedder.model
     variants = {

@@ -99,11 +99,11 @@ def run(points: int, queries: int, embedder, rng: np.random.Generator, ef_sweep:
             embedder.encode_queries([text], task="web_search")
             full_encode_s.append(time.perf_counter() - t0)
             embedder.reuse_prefix_states = True
-            embedder.lean_single_query = False  # ... reusing them, through transformers' forward
+            embedder.use_lean_forward = False  # ... reusing them, through transformers' forward
             t0 = time.perf_counter()
             embedder.encode_queries([text], task="web_search")
             transformers_encode_s.append(time.perf_counter() - t0)
-            embedder.lean_single_query = True
+            embedder.use_lean_forward = True
             t0 = time.perf_counter()
             q = embedder.encode_queries([text], task="web_search")[0]
             t1 = time.perf_counter()

@@ -33,7 +33,7 @@ class OneByOne:
         self.embedder, self.lean, self.vectors = embedder, lean, []
 
     def encode_queries(self, texts: list[str], task: str | None = None) -> np.ndarray:
-        self.embedder.lean_single_query = self.lean
+        self.embedder.use_lean_forward = self.lean
         vectors = np.concatenate([self.embedder.encode_queries([text], task=task) for text in texts])
         self.vectors.append(vectors)
         return vectors
@@ -45,7 +45,7 @@ def latency_p50_ms(embedder, rounds: int) -> dict[str, float]:
     for i in range(rounds):
         text = QUERIES[i % len(QUERIES)] + f" {i}"
         for path in times:
-            embedder.lean_single_query = path == "lean"
+            embedder.use_lean_forward = path == "lean"
             started = time.perf_counter()
             embedder.encode_queries([text], task="web_search")
             times[path].append(time.perf_counter() - started)

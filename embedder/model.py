@@ -73,9 +73,9 @@ class Embedder:
         # benchmarks switch it off to measure the difference.
         self.reuse_prefix_states = True
         self._prefix_cache = PrefixCache()
-        # One query after its cached instruction skips transformers' per-call overhead (a CPU-served Gemma-3);
-        # the benchmarks switch it off to measure the difference.
-        self.lean_single_query = True
+        # A CPU-served Gemma-3 encodes through embedder/lean_gemma3.py (packed sequences, no per-call
+        # overhead; same vectors); the benchmarks switch it off to measure the difference.
+        self.use_lean_forward = True
         self._lean: tuple[torch.nn.Module, LeanGemma3 | None] | None = None
         self.lean_forward()  # built now (fusing q/k/v takes ~0.4 s for Gemma-3-270M), not at the first query
 
@@ -147,13 +147,7 @@ class Embedder:
         with torch.inference_mode():
             for start in tqdm(starts, disable=not show_progress, desc="encode", unit="batch"):
                 rows = order[start : start + batch_size]
-                sequences = [ids[i] for i in rows]
-                if self._can_reuse(shared, sequences):
-                    cached = self._prefix_cache.get(self.model, shared)
-                    vectors = self._embed_after_prefix(sequences, prefix_len, cached)
-                else:
-                    batch = pad(sequences, [prefix_len] * len(rows), self.pad_id, self.config.padding_side)
-                    vectors = self.embed_batch(batch)
+                vectors = self._embed_sequences([ids[i] for i in rows], prefix_len, shared)
                 out[rows] = vectors.float().cpu().numpy()
         return out
 
@@ -166,12 +160,37 @@ class Embedder:
         return all(len(s) > k and s[:k] == shared for s in sequences)
 
     def lean_forward(self) -> LeanGemma3 | None:
-        """The lean single-query forward of the current model, or None where it does not apply."""
-        if not self.lean_single_query:
+        """The lean forward of the current model, or None where it does not apply."""
+        if not self.use_lean_forward:
             return None
         if self._lean is None or self._lean[0] is not self.model:
             self._lean = (self.model, LeanGemma3(self.model) if supports_lean_forward(self.model) else None)
         return self._lean[1]
+
+    def _embed_sequences(self, sequences: list[list[int]], prefix_len: int, shared: list[int]) -> torch.Tensor:
+        """Normalised vectors of one batch of token id lists, after the cached `shared` prefix where it pays."""
+        cached = self._prefix_cache.get(self.model, shared) if self._can_reuse(shared, sequences) else None
+        k = len(cached.ids) if cached is not None else 0
+        lean = self.lean_forward()
+        if lean is not None and lean.fits(k, [len(s) - k for s in sequences]):
+            return self._embed_lean(lean, sequences, prefix_len, cached)
+        if cached is not None:
+            return self._embed_after_prefix(sequences, prefix_len, cached)
+        return self.embed_batch(pad(sequences, [prefix_len] * len(sequences), self.pad_id, self.config.padding_side))
+
+    def _embed_lean(
+        self, lean: LeanGemma3, sequences: list[list[int]], prefix_len: int, cached: CachedPrefix | None
+    ) -> torch.Tensor:
+        """The lean forward on the tokens after the cached prefix (if any), unpadded."""
+        k = len(cached.ids) if cached is not None else 0
+        past = cached.past if cached is not None else None
+        rest = [s[k:] for s in sequences]
+        packed = [torch.tensor(s) for s in rest]
+        if self.config.pooling == "last_token":  # the pooled states are all the lean forward computes
+            return F.normalize(lean(packed, past, last_only=True).float(), p=2, dim=-1)
+        hidden = torch.nn.utils.rnn.pad_sequence(list(lean(packed, past).split([len(s) for s in rest])), True)
+        masks = pad(rest, [max(prefix_len - k, 0)] * len(rest), self.pad_id, "right")
+        return F.normalize(pool(self.config.pooling, hidden, masks.attention_mask, masks.pool_mask).float(), dim=-1)
 
     def _embed_after_prefix(self, sequences: list[list[int]], prefix_len: int, cached: CachedPrefix) -> torch.Tensor:
         """Forward only the tokens after the cached prefix, attending to its stored keys and values."""
@@ -179,20 +198,14 @@ class Embedder:
         device = next(self.model.parameters()).device
         rest = pad([s[k:] for s in sequences], [max(prefix_len - k, 0)] * len(sequences), self.pad_id,
                    self.config.padding_side).to(device)  # fmt: skip
-        lean = self.lean_forward()
-        if len(sequences) == 1 and lean is not None and lean.fits(k, rest.input_ids.shape[1]):
-            if self.config.pooling == "last_token":  # the one state pooled is all the lean forward computes
-                return F.normalize(lean(rest.input_ids, cached.past, last_only=True)[:, -1].float(), p=2, dim=-1)
-            hidden = lean(rest.input_ids, cached.past)
-        else:
-            prefix_mask = torch.ones((len(sequences), k), dtype=rest.attention_mask.dtype, device=device)
-            hidden = self.model(
-                input_ids=rest.input_ids,
-                attention_mask=torch.cat([prefix_mask, rest.attention_mask], dim=1),
-                position_ids=rest.position_ids + k,
-                past_key_values=cached.expanded(len(sequences)),
-                use_cache=True,
-            ).last_hidden_state
+        prefix_mask = torch.ones((len(sequences), k), dtype=rest.attention_mask.dtype, device=device)
+        hidden = self.model(
+            input_ids=rest.input_ids,
+            attention_mask=torch.cat([prefix_mask, rest.attention_mask], dim=1),
+            position_ids=rest.position_ids + k,
+            past_key_values=cached.expanded(len(sequences)),
+            use_cache=True,
+        ).last_hidden_state
         pooled = pool(self.config.pooling, hidden, rest.attention_mask, rest.pool_mask)
         return F.normalize(pooled.float(), p=2, dim=-1)
 

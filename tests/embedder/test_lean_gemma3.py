@@ -1,4 +1,4 @@
-"""The lean single-query forward of a CPU-served Gemma-3 gives transformers' vectors, and only runs where it may."""
+"""The lean forward of a CPU-served Gemma-3 gives transformers' vectors, and only runs where it may."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import pytest
 import torch
 from transformers import AutoTokenizer, Gemma3TextConfig, Gemma3TextModel
 
-from embedder import load_embedder
+from embedder import lean_gemma3, load_embedder
 from embedder.backbones import backbone_path
+from embedder.batching import pad
 from embedder.fp16_weights import fp16_weights_available
 from embedder.lean_gemma3 import LeanGemma3, supports_lean_forward
 
@@ -52,18 +53,26 @@ def tiny_gemma3(tmp_path_factory) -> str:
     return str(folder)
 
 
-def _spy(embedder) -> list[int]:
-    """Record the token count of every lean forward call of `embedder`."""
-    calls: list[int] = []
+def _spy(embedder) -> list[list[int]]:
+    """Record the sequence lengths of every lean forward call of `embedder`."""
+    calls: list[list[int]] = []
     lean = embedder.lean_forward()
 
-    def recording(input_ids, past, **options):
-        calls.append(input_ids.shape[1])
-        return lean(input_ids, past, **options)
+    def recording(sequences, past=None, **options):
+        calls.append([len(s) for s in sequences])
+        return lean(sequences, past, **options)
 
     recording.fits = lean.fits
     embedder._lean = (embedder.model, recording)
     return calls
+
+
+def _transformers_vectors(embedder, texts: list[str], **options) -> np.ndarray:
+    embedder.use_lean_forward = False
+    try:
+        return embedder.encode_queries(texts, task=TASK, **options)
+    finally:
+        embedder.use_lean_forward = True
 
 
 def test_served_gemma3_uses_it_and_other_models_do_not(tiny_gemma3):
@@ -72,54 +81,74 @@ def test_served_gemma3_uses_it_and_other_models_do_not(tiny_gemma3):
     assert not supports_lean_forward(load_embedder("tiny", dtype="float32").model)  # Qwen2
     assert load_embedder("tiny", dtype="float32").lean_forward() is None
     served = load_embedder(tiny_gemma3, dtype="float32")
-    served.lean_single_query = False
+    served.use_lean_forward = False
     assert served.lean_forward() is None
     with pytest.raises(ValueError, match="optimize_for_cpu"):
         LeanGemma3(load_embedder(tiny_gemma3, dtype="float32", optimize_for_cpu=False).model)
 
 
-def test_hidden_states_equal_transformers_forward(tiny_gemma3):
+def test_hidden_states_after_a_cached_prefix_equal_transformers_forward(tiny_gemma3):
     embedder = load_embedder(tiny_gemma3, dtype="float32")
     prefix = embedder._tokenized.shared_prefix_ids(embedder.query_prefix(TASK))
     cached = embedder._prefix_cache.get(embedder.model, prefix)
     for text in QUERIES[:3]:
         ids = embedder._tokenized.encode([text], embedder.query_prefix(TASK))[0][0][len(prefix) :]
-        input_ids = torch.tensor([ids])
         with torch.inference_mode():
             expected = embedder.model(
-                input_ids=input_ids,
+                input_ids=torch.tensor([ids]),
                 position_ids=torch.arange(len(prefix), len(prefix) + len(ids)).unsqueeze(0),
                 past_key_values=cached.expanded(1),
                 use_cache=True,
-            ).last_hidden_state
-        got = embedder.lean_forward()(input_ids, cached.past)
+            ).last_hidden_state[0]
+        got = embedder.lean_forward()([torch.tensor(ids)], cached.past)
         torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
-        last = embedder.lean_forward()(input_ids, cached.past, last_only=True)
-        torch.testing.assert_close(last, expected[:, -1:], atol=1e-5, rtol=1e-5)
+        last = embedder.lean_forward()([torch.tensor(ids)], cached.past, last_only=True)
+        torch.testing.assert_close(last, expected[-1:], atol=1e-5, rtol=1e-5)
         assert cached.past.layers[0].keys.shape[2] == len(prefix)  # the cached states were not extended
 
 
+@pytest.mark.parametrize("row_block", [512, 5])  # 5: row blocks that cut through sequences
+def test_packed_sequences_equal_transformers_padded_forward(tiny_gemma3, monkeypatch, row_block):
+    monkeypatch.setattr(lean_gemma3, "ROW_BLOCK", row_block)
+    embedder = load_embedder(tiny_gemma3, dtype="float32")
+    ids = embedder._tokenized.encode(QUERIES, embedder.query_prefix(TASK))[0]
+    batch = pad(ids, [0] * len(ids), embedder.pad_id, "right")
+    with torch.inference_mode():
+        expected = embedder.model(
+            input_ids=batch.input_ids, attention_mask=batch.attention_mask, position_ids=batch.position_ids
+        ).last_hidden_state
+    lean = embedder.lean_forward()
+    packed = lean([torch.tensor(s) for s in ids])
+    rows = torch.cat([expected[i, : len(s)] for i, s in enumerate(ids)])
+    torch.testing.assert_close(packed, rows, atol=1e-5, rtol=1e-5)
+    last = lean([torch.tensor(s) for s in ids], last_only=True)
+    torch.testing.assert_close(last, torch.stack([expected[i, len(s) - 1] for i, s in enumerate(ids)]), atol=1e-5,
+                               rtol=1e-5)  # fmt: skip
+
+
 @pytest.mark.parametrize("pooling", ["last_token", "mean"])
-def test_single_query_vectors_equal_full_forward(tiny_gemma3, pooling):
+def test_vectors_equal_transformers_forward_one_by_one_and_in_batches(tiny_gemma3, pooling):
     embedder = load_embedder(tiny_gemma3, dtype="float32")
     embedder.config.pooling = pooling
     calls = _spy(embedder)
-    lean = np.concatenate([embedder.encode_queries([text], task=TASK) for text in QUERIES])
-    assert len(calls) == len(QUERIES)  # every single query took the lean path
-    embedder.reuse_prefix_states = False
-    full = embedder.encode_queries(QUERIES, task=TASK)
-    np.testing.assert_allclose(lean, full, atol=1e-5)
+    one_by_one = np.concatenate([embedder.encode_queries([text], task=TASK) for text in QUERIES])
+    batched = embedder.encode_queries(QUERIES, task=TASK, batch_size=3)
+    assert len(calls) == len(QUERIES) + 2  # every query, alone and in batches of 3, took the lean path
+    expected = _transformers_vectors(embedder, QUERIES)
+    np.testing.assert_allclose(one_by_one, expected, atol=1e-5)
+    np.testing.assert_allclose(batched, expected, atol=1e-5)
+    embedder.reuse_prefix_states = False  # whole sequences, no cached prefix
+    np.testing.assert_allclose(embedder.encode_queries(QUERIES, task=TASK), expected, atol=1e-5)
+    assert len(calls) == len(QUERIES) + 3
 
 
-def test_batches_and_texts_beyond_the_sliding_window_go_through_transformers(tiny_gemma3):
+def test_texts_beyond_the_sliding_window_go_through_transformers(tiny_gemma3):
     embedder = load_embedder(tiny_gemma3, dtype="float32")
     calls = _spy(embedder)
-    batch = embedder.encode_queries(QUERIES[:2], task=TASK)
-    long = embedder.encode_queries([LONG_QUERY], task=TASK)
+    long = embedder.encode_queries([LONG_QUERY, QUERIES[0]], task=TASK)
     assert calls == []
     prefix = embedder._tokenized.shared_prefix_ids(embedder.query_prefix(TASK))
     ids = embedder._tokenized.encode([LONG_QUERY], embedder.query_prefix(TASK))[0]
     assert len(ids[0]) > SLIDING_WINDOW and embedder._can_reuse(prefix, ids)  # only the window stops it
     embedder.reuse_prefix_states = False
-    np.testing.assert_allclose(batch, embedder.encode_queries(QUERIES[:2], task=TASK), atol=1e-5)
-    np.testing.assert_allclose(long, embedder.encode_queries([LONG_QUERY], task=TASK), atol=1e-5)
+    np.testing.assert_allclose(long, embedder.encode_queries([LONG_QUERY, QUERIES[0]], task=TASK), atol=1e-5)
