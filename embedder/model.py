@@ -189,15 +189,19 @@ class Embedder:
         if self.config.pooling == "last_token":  # the pooled states are all the lean forward computes
             return F.normalize(lean(packed, past, last_only=True).float(), p=2, dim=-1)
         hidden = torch.nn.utils.rnn.pad_sequence(list(lean(packed, past).split([len(s) for s in rest])), True)
-        masks = pad(rest, [max(prefix_len - k, 0)] * len(rest), self.pad_id, "right")
+        masks = self._after_prefix(sequences, prefix_len, k, "right")  # the padding pad_sequence added
         return F.normalize(pool(self.config.pooling, hidden, masks.attention_mask, masks.pool_mask).float(), dim=-1)
+
+    def _after_prefix(self, sequences: list[list[int]], prefix_len: int, k: int, padding_side: str) -> Batch:
+        """The tokens after the first `k` of each sequence, padded; pooling skips what is left of the
+        `prefix_len`-token instruction."""
+        return pad([s[k:] for s in sequences], [max(prefix_len - k, 0)] * len(sequences), self.pad_id, padding_side)
 
     def _embed_after_prefix(self, sequences: list[list[int]], prefix_len: int, cached: CachedPrefix) -> torch.Tensor:
         """Forward only the tokens after the cached prefix, attending to its stored keys and values."""
         k = len(cached.ids)
         device = next(self.model.parameters()).device
-        rest = pad([s[k:] for s in sequences], [max(prefix_len - k, 0)] * len(sequences), self.pad_id,
-                   self.config.padding_side).to(device)  # fmt: skip
+        rest = self._after_prefix(sequences, prefix_len, k, self.config.padding_side).to(device)
         prefix_mask = torch.ones((len(sequences), k), dtype=rest.attention_mask.dtype, device=device)
         hidden = self.model(
             input_ids=rest.input_ids,
